@@ -1,0 +1,420 @@
+#!/usr/bin/env python3
+"""bench/run.py - runs every benchmark kernel for every implementation that
+was built, in one run, and prints a Markdown report (also written to a file).
+
+Python 3 standard library only.  Normally started through bench/run.sh,
+which builds first.  For each kernel and implementation:
+
+  * wall time, median of --reps timed repetitions (after one untimed
+    warm-up), inside one process per configuration;
+  * T1: 1 worker pinned (taskset -c 0), T2: 2 workers pinned
+    (taskset -c 0,1); taskgroup pins with tg_runner_config.pin_threads,
+    oneTBB with an observer, OpenMP with OMP_PROC_BIND=close and
+    OMP_PLACES=threads; the serial baseline runs under taskset -c 0;
+  * ns per spawn = (T1 - Tserial) / spawns;
+  * speedup = T1 / T2 (and Tserial / T2);
+  * peak RSS (ru_maxrss, printed by each program);
+  * instructions per spawn+join from valgrind --tool=callgrind, on fib at
+    two small sizes, differenced so that start-up costs cancel:
+        ((I_impl(b) - I_impl(a)) - (I_serial(b) - I_serial(a)))
+        / (spawns(b) - spawns(a))
+    and, for reference, the one-size figure (I_impl(b) - I_serial(b)) /
+    spawns(b), which still contains the start-up cost.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+IMPL_ORDER = ["serial", "tg", "gomp", "iomp", "tbb"]
+IMPL_NAME = {
+    "serial": "serial",
+    "tg": "taskgroup",
+    "gomp": "libgomp (gcc)",
+    "iomp": "libomp (clang)",
+    "tbb": "oneTBB",
+}
+
+# (kernel, n, label) in report order.
+FULL_CASES = [
+    ("fib", 30, "fib(30)"),
+    ("fib", 35, "fib(35)"),
+    ("nqueens", 11, "nqueens(11)"),
+    ("nqueens", 12, "nqueens(12)"),
+    ("msort", 10_000_000, "mergesort 10^7"),
+    ("tiny", 1_000_000, "tiny batch 10^6"),
+    ("spin", 10_000, "50 us batch 10^4"),
+]
+QUICK_CASES = [
+    ("fib", 30, "fib(30)"),
+    ("nqueens", 11, "nqueens(11)"),
+    ("msort", 1_000_000, "mergesort 10^6"),
+    ("tiny", 1_000_000, "tiny batch 10^6"),
+    ("spin", 2_000, "50 us batch 2*10^3"),
+]
+# Callgrind cases: (kernel, small n, large n).
+FULL_CALLGRIND = [("fib", 20, 25), ("tiny", 10_000, 100_000)]
+QUICK_CALLGRIND = [("fib", 18, 22)]
+
+LINE_RE = re.compile(r"(\w+)=(\S+)")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def parse_lines(text):
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith("kernel="):
+            continue
+        rows.append(dict(LINE_RE.findall(line)))
+    return rows
+
+
+class Runner:
+    def __init__(self, build_dir, timeout, raw):
+        self.build_dir = build_dir
+        self.timeout = timeout
+        self.raw = raw
+        self.have_taskset = shutil.which("taskset") is not None
+
+    def binary(self, kernel, impl):
+        return os.path.join(self.build_dir, f"bench_{kernel}_{impl}")
+
+    def available(self, kernel, impl):
+        p = self.binary(kernel, impl)
+        return os.path.isfile(p) and os.access(p, os.X_OK)
+
+    def run(self, kernel, impl, n, threads, reps, warmup=1, spin=None,
+            prefix=None, pin=True):
+        """Runs one configuration; returns (rows, error string or None)."""
+        cmd = [self.binary(kernel, impl), "--n", str(n), "--threads",
+               str(threads), "--reps", str(reps), "--warmup", str(warmup)]
+        if spin is not None:
+            cmd += ["--spin", str(spin)]
+        env = dict(os.environ)
+        if pin:
+            cmd.append("--pin")
+            if impl in ("gomp", "iomp"):
+                env["OMP_PROC_BIND"] = "close"
+                env["OMP_PLACES"] = "threads"
+            cpus = ",".join(str(c) for c in range(threads))
+            if self.have_taskset:
+                cmd = ["taskset", "-c", cpus] + cmd
+        if prefix:
+            cmd = prefix + cmd
+        self.raw.write("$ " + " ".join(cmd) + "\n")
+        try:
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                               timeout=self.timeout)
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout or ""
+            if isinstance(out, bytes):
+                out = out.decode(errors="replace")
+            self.raw.write(out + f"# TIMEOUT after {self.timeout}s\n")
+            return parse_lines(out), f"timeout {self.timeout}s"
+        self.raw.write(p.stdout)
+        if p.stderr:
+            self.raw.write("# stderr: " + p.stderr.replace("\n", "\n# ")
+                           + "\n")
+        self.raw.flush()
+        rows = parse_lines(p.stdout)
+        if p.returncode != 0:
+            tail = p.stderr.strip().splitlines()[-3:]
+            return rows, f"exit {p.returncode}: " + " | ".join(tail)
+        if any(r.get("ok") != "1" for r in rows):
+            return rows, "wrong result"
+        return rows, None
+
+
+def median_ms(rows):
+    return statistics.median(float(r["time_ms"]) for r in rows)
+
+
+def fmt(x, digits=1):
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}" if digits >= 1 else f"{x:.0f}"
+    return f"{x:.{max(digits, 2)}f}"
+
+
+def calibrate_spin(runner):
+    p = subprocess.run(
+        (["taskset", "-c", "0"] if runner.have_taskset else [])
+        + [runner.binary("spin", "serial"), "--calibrate"],
+        capture_output=True, text=True, timeout=60)
+    m = re.search(r"spin_iters=(\d+)", p.stdout)
+    if not m:
+        raise SystemExit("spin calibration failed: " + p.stdout + p.stderr)
+    return int(m.group(1))
+
+
+def callgrind_instructions(runner, kernel, impl, n):
+    """Total instructions (all threads) of one run, 1 worker, no warm-up."""
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "cg.out")
+        prefix = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out]
+        rows, err = runner.run(kernel, impl, n, 1, 1, warmup=0, prefix=prefix,
+                               pin=False)
+        if err:
+            return None, err
+        total = None
+        with open(out) as f:
+            for line in f:
+                if line.startswith("totals:") or line.startswith("summary:"):
+                    total = int(line.split()[1])
+        if total is None:
+            return None, "no totals in callgrind output"
+        return (total, int(rows[0]["spawns"]), rows[0].get("cc", "?")), None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--build-dir", default="build-bench")
+    ap.add_argument("--reps", type=int, default=None,
+                    help="timed repetitions per configuration (default 5; "
+                         "3 with --quick)")
+    ap.add_argument("--quick", action="store_true",
+                    help="smaller sizes, fewer reps, fib(30) only")
+    ap.add_argument("--kernels", default=None,
+                    help="comma list among fib,nqueens,msort,tiny,spin")
+    ap.add_argument("--impls", default=None,
+                    help="comma list among " + ",".join(IMPL_ORDER[1:]))
+    ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--timeout", type=int, default=300,
+                    help="seconds per program run")
+    ap.add_argument("--out", default=None,
+                    help="Markdown output (default BUILD_DIR/results.md)")
+    args = ap.parse_args()
+
+    reps = args.reps or (3 if args.quick else 5)
+    cases = QUICK_CASES if args.quick else FULL_CASES
+    cg_cases = QUICK_CALLGRIND if args.quick else FULL_CALLGRIND
+    if args.kernels:
+        ks = set(args.kernels.split(","))
+        cases = [c for c in cases if c[0] in ks]
+        cg_cases = [c for c in cg_cases if c[0] in ks]
+    impls = IMPL_ORDER[1:]
+    if args.impls:
+        impls = [i for i in impls if i in args.impls.split(",")]
+
+    out_path = args.out or os.path.join(args.build_dir, "results.md")
+    raw_path = os.path.splitext(out_path)[0] + ".raw.txt"
+    raw = open(raw_path, "w")
+    runner = Runner(args.build_dir, args.timeout, raw)
+    if not runner.available("fib", "serial"):
+        raise SystemExit(f"no benchmark programs in {args.build_dir}: "
+                         "run bench/run.sh (it builds them)")
+
+    started = datetime.datetime.now()
+    spin = calibrate_spin(runner)
+    log(f"spin: {spin} LCG steps per task = ~50 us")
+
+    results = []   # one dict per (case, impl)
+    serials = []   # the serial baselines, per compiler
+    problems = []
+    for kernel, n, label in cases:
+        spin_arg = spin if kernel == "spin" else None
+        log(f"== {label}")
+        # Serial baselines, one per compiler (serial2: the other one).
+        base = {}
+        for sname in ("serial", "serial2"):
+            if not runner.available(kernel, sname):
+                continue
+            rows, err = runner.run(kernel, sname, n, 1, reps, spin=spin_arg)
+            if err:
+                problems.append(f"{label} {sname}: {err}")
+                log(f"   {sname}: {err}")
+                continue
+            b = dict(ts=median_ms(rows),
+                     rss=max(int(r["maxrss_kb"]) for r in rows),
+                     spawns=int(rows[0]["spawns"]), cc=rows[0].get("cc", "?"))
+            base.setdefault("main", b)
+            base[b["cc"]] = b
+            log(f"   {sname} ({b['cc']}): {b['ts']:.2f} ms")
+        if not base:
+            continue
+        for cc, b in base.items():
+            if cc != "main":
+                serials.append(dict(label=label, cc=cc, ts=b["ts"],
+                                    rss=b["rss"]))
+        for impl in impls:
+            if not runner.available(kernel, impl):
+                continue
+            b = base["main"]
+            res = dict(label=label, impl=impl, ts=b["ts"], t1=None, t2=None,
+                       spawns=b["spawns"], rss1=None, rss2=None,
+                       rss_s=b["rss"], err=None, cc=b["cc"])
+            for threads in (1, 2):
+                rows, err = runner.run(kernel, impl, n, threads, reps,
+                                       spin=spin_arg)
+                if err:
+                    res["err"] = f"{threads}w: {err}"
+                    problems.append(f"{label} {IMPL_NAME[impl]} "
+                                    f"{threads} worker(s): {err}")
+                    log(f"   {impl} {threads}w: {err}")
+                    break
+                cc = rows[0].get("cc", "?")
+                if cc in base and cc != res["cc"]:
+                    # Compare with the baseline of the same compiler.
+                    res.update(ts=base[cc]["ts"], rss_s=base[cc]["rss"],
+                               cc=cc)
+                t = median_ms(rows)
+                rss = max(int(r["maxrss_kb"]) for r in rows)
+                res["t%d" % threads] = t
+                res["rss%d" % threads] = rss
+                log(f"   {impl} {threads}w: {t:.2f} ms")
+            results.append(res)
+
+    cg = []
+    if not args.no_callgrind and shutil.which("valgrind"):
+        for kernel, na, nb in cg_cases:
+            log(f"== callgrind {kernel} n={na},{nb}")
+            base = {}   # compiler -> {n: (instructions, spawns, cc)}
+            for impl in ["serial", "serial2"] + impls:
+                if not runner.available(kernel, impl):
+                    continue
+                got = {}
+                err = None
+                for n in (na, nb):
+                    v, err = callgrind_instructions(runner, kernel, impl, n)
+                    if err:
+                        break
+                    got[n] = v
+                if err:
+                    problems.append(f"callgrind {kernel} {impl}: {err}")
+                    log(f"   {impl}: {err}")
+                    continue
+                cc = got[nb][2]
+                if impl.startswith("serial"):
+                    base.setdefault("main", got)
+                    base[cc] = got
+                    continue
+                b = base.get(cc) or base.get("main")
+                if not b:
+                    continue
+                (ia, sa, _), (ib, sb, _) = got[na], got[nb]
+                ba, bb = b[na][0], b[nb][0]
+                diff = ((ib - ia) - (bb - ba)) / (sb - sa)
+                single = (ib - bb) / sb
+                cg.append(dict(kernel=kernel, impl=impl, na=na, nb=nb,
+                               diff=diff, single=single, total=ib,
+                               serial=bb, spawns=sb, cc=cc))
+                log(f"   {impl}: {diff:.1f} instr/spawn")
+
+    elapsed = (datetime.datetime.now() - started).total_seconds()
+    report = render(results, serials, cg, problems, reps, spin, elapsed,
+                    args)
+    print(report)
+    with open(out_path, "w") as f:
+        f.write(report)
+    raw.close()
+    log(f"wrote {out_path} and {raw_path}")
+    return 1 if problems else 0
+
+
+def machine_lines():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    cpus = os.cpu_count()
+    try:
+        avail = len(os.sched_getaffinity(0))
+    except AttributeError:
+        avail = cpus
+    def ver(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True,
+                                  timeout=10).stdout.splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+    return [
+        f"- CPU: {model}, {cpus} online CPUs ({avail} usable)",
+        f"- kernel: {platform.system()} {platform.release()}",
+        f"- gcc: {ver(['gcc', '--version'])}; clang: "
+        f"{ver(['clang', '--version'])}",
+    ]
+
+
+def render(results, serials, cg, problems, reps, spin, elapsed, args):
+    L = []
+    L.append(f"# taskgroup benchmarks ({datetime.date.today().isoformat()})")
+    L.append("")
+    L += machine_lines()
+    L.append(f"- median of {reps} timed runs (1 warm-up) per configuration; "
+             f"workers pinned (taskset -c 0 / 0,1); spin batch: {spin} LCG "
+             f"steps per task (~50 us); total {elapsed:.0f} s"
+             + (" (--quick)" if args.quick else ""))
+    L.append("")
+    L.append("| kernel | impl | serial ms | 1 worker ms | 2 workers ms "
+             "| speedup T1/T2 | Tserial/T2 | ns/spawn (T1-Ts)/spawns "
+             "| spawns | peak RSS MiB 1w / 2w (serial) | cc |")
+    L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+    for r in results:
+        if r["impl"] == "serial":
+            continue
+        t1, t2, ts = r["t1"], r["t2"], r["ts"]
+        sp = t1 / t2 if t1 and t2 else None
+        sps = ts / t2 if t2 else None
+        ns = (t1 - ts) * 1e6 / r["spawns"] if t1 and r["spawns"] else None
+        rss = "-"
+        if r["rss1"]:
+            rss = f"{r['rss1'] / 1024:.1f}"
+            if r["rss2"]:
+                rss += f" / {r['rss2'] / 1024:.1f}"
+            rss += f" ({r['rss_s'] / 1024:.1f})"
+        row = [r["label"], IMPL_NAME[r["impl"]], fmt(ts, 2), fmt(t1, 2),
+               fmt(t2, 2), fmt(sp, 2), fmt(sps, 2), fmt(ns, 1),
+               str(r["spawns"]), rss, r["cc"]]
+        if r["err"]:
+            row[4] = "**" + r["err"].replace("|", "/") + "**"
+        L.append("| " + " | ".join(row) + " |")
+    if serials:
+        L.append("")
+        L.append("Serial baselines: "
+                 + "; ".join(f"{s['label']} {s['cc']} {fmt(s['ts'], 2)} ms"
+                             for s in serials) + ".")
+    if cg:
+        L.append("")
+        L.append("Instructions per spawn+join (valgrind --tool=callgrind, "
+                 "1 worker, all threads counted):")
+        L.append("")
+        L.append("| kernel | impl | sizes | instr/spawn (differenced) "
+                 "| instr/spawn (one size, incl. start-up) | cc |")
+        L.append("|---|---|---|--:|--:|---|")
+        for c in cg:
+            L.append(f"| {c['kernel']} | {IMPL_NAME[c['impl']]} | "
+                     f"{c['na']} -> {c['nb']} | {c['diff']:.1f} | "
+                     f"{c['single']:.1f} | {c['cc']} |")
+    if problems:
+        L.append("")
+        L.append("Problems:")
+        L.append("")
+        for p in problems:
+            L.append(f"- {p}")
+    L.append("")
+    return "\n".join(L)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

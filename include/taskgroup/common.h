@@ -1,0 +1,98 @@
+/*
+ * taskgroup/common.h - export macro, status codes and the allocator hook.
+ *
+ * Every public function that can fail without an error object returns an
+ * int status: TG_OK (0) or one of the negative TG_E* codes below.  Codes are
+ * stable (part of the ABI); tg_strerror() and tg_status_name() describe them.
+ */
+#ifndef TASKGROUP_COMMON_H
+#define TASKGROUP_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(TG_STATIC_DEFINE)
+#define TG_API
+#elif defined(_WIN32)
+#define TG_API __declspec(dllexport)
+#else
+#define TG_API __attribute__((visibility("default")))
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TG_NODISCARD __attribute__((warn_unused_result))
+#define TG_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define TG_NODISCARD
+#define TG_PRINTF(fmt, args)
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes.  Negative, so "if (rc < 0)" tests for any failure. */
+enum tg_status {
+	TG_OK = 0,
+	/* An argument is NULL or out of range. */
+	TG_EINVAL = -1,
+	/* Memory could not be allocated. */
+	TG_ENOMEM = -2,
+	/* The group is aborting (a child failed or it was cancelled): spawn
+	 * refused, the function never runs (asyncio: "is shutting down"). */
+	TG_ESHUTTINGDOWN = -3,
+	/* The group was already joined: spawn refused or join repeated
+	 * (asyncio: "is finished"). */
+	TG_EFINISHED = -4,
+	/* The call needs a running task (inside tg_run or a runner) and the
+	 * calling thread is not running one. */
+	TG_ENOTASK = -5,
+	/* The object is in use: a runner with runs in progress, say. */
+	TG_EBUSY = -6,
+	/* The call would wait for itself: a runner called from one of its own
+	 * tasks. */
+	TG_EDEADLK = -7,
+	/* The call is not valid in the object's current state: groups joined
+	 * out of nesting order, an object not initialised. */
+	TG_ESTATE = -8,
+	/* A resource other than memory ran out: a thread could not be
+	 * created, or a try-spawn would exceed a limit. */
+	TG_EAGAIN = -9,
+	/* Only the task that opened the group may join it. */
+	TG_ENOTOWNER = -10
+};
+
+/* A short English description of a status code ("bad argument").  Never
+ * NULL; unknown codes give "unknown status".  Thread-safe. */
+TG_API const char *tg_strerror(int status);
+
+/* The code's name as written in C ("TG_EINVAL").  Never NULL.  Thread-safe. */
+TG_API const char *tg_status_name(int status);
+
+/*
+ * Allocator hook.  Every allocation the library makes goes through these
+ * four functions (default: the C library's).  All four must be non-NULL,
+ * else TG_EINVAL and nothing changes.  free must accept NULL.
+ *
+ * Thread-safety: call it while no pool exists (before the first tg_run or
+ * runner, or after every runner is destroyed); swapping allocators while
+ * memory from the old one is live would hand it to the wrong free.
+ * Returns TG_OK, TG_EINVAL, or TG_EBUSY if any runner is alive.
+ */
+typedef struct tg_allocator {
+	void *(*malloc_fn)(size_t size);
+	void *(*calloc_fn)(size_t count, size_t size);
+	void *(*realloc_fn)(void *ptr, size_t size);
+	void (*free_fn)(void *ptr);
+} tg_allocator;
+
+TG_API int tg_set_allocator(const tg_allocator *allocator);
+
+/* Restores the C library's allocator.  Same rules as tg_set_allocator. */
+TG_API int tg_reset_allocator(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TASKGROUP_COMMON_H */

@@ -1,0 +1,342 @@
+/*
+ * taskgroup/error.h - errors and error groups (Python's exceptions,
+ * ExceptionGroup, except* and PEP 678 notes, in C).
+ *
+ * A task returns NULL for success or a tg_error * it hands over.  Errors are
+ * reference counted and immutable once shared: the only in-place changes
+ * (notes, cause) are allowed while the caller holds the only reference.
+ * Errors never point back at tasks or groups, and a cause or child can never
+ * contain its parent, so no cycle can form.
+ *
+ * Out of memory never loses an error and never crashes: a function that has
+ * to allocate and cannot returns (or records) the preallocated MemoryError
+ * (tg_error_oom()), which is immortal: incref/decref on it do nothing.
+ *
+ * Ownership words used below:
+ *   "consumes e"   the callee takes over the caller's reference to e;
+ *   "new reference" the caller must tg_error_decref the result;
+ *   "borrowed"     valid while the caller keeps its reference to the parent.
+ */
+#ifndef TASKGROUP_ERROR_H
+#define TASKGROUP_ERROR_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tg_error tg_error;
+
+/* ------------------------------------------------------------------ */
+/* Types                                                                */
+
+/* Type flags.  FATAL: the Ctrl-C kind (Python's BaseException that is not
+ * an Exception).  CANCEL: a cancellation, never kept as a leaf in a group.
+ * GROUP: instances are group nodes. */
+enum {
+	TG_ERROR_TYPE_FATAL = 1u << 0,
+	TG_ERROR_TYPE_CANCEL = 1u << 1,
+	TG_ERROR_TYPE_GROUP = 1u << 2
+};
+
+/*
+ * An error type is a static descriptor; its address is its identity.  base
+ * is the parent type (NULL only for tg_BaseException); also is an optional
+ * second base (ExceptionGroup is both a BaseExceptionGroup and an
+ * Exception, as in Python).  Matching a type matches its subtypes.
+ */
+typedef struct tg_error_type {
+	const char *name;
+	const struct tg_error_type *base;
+	const struct tg_error_type *also;
+	unsigned flags;
+} tg_error_type;
+
+/* Define a user type:  TG_DEFINE_ERROR_TYPE(my_ParseError, "ParseError",
+ * &tg_ValueError);  and declare it in a header with
+ * TG_DECLARE_ERROR_TYPE(my_ParseError). */
+#define TG_DEFINE_ERROR_TYPE(ident, name_str, base_type)                     \
+	const tg_error_type ident = { (name_str), (base_type), NULL, 0u }
+#define TG_DECLARE_ERROR_TYPE(ident) extern const tg_error_type ident
+
+/* Built-in types, named as in Python. */
+TG_API extern const tg_error_type tg_BaseException;  /* root */
+TG_API extern const tg_error_type tg_Exception;      /* ordinary errors */
+TG_API extern const tg_error_type tg_ValueError;
+TG_API extern const tg_error_type tg_TypeError;
+TG_API extern const tg_error_type tg_RuntimeError;
+TG_API extern const tg_error_type tg_NotImplementedError; /* RuntimeError */
+TG_API extern const tg_error_type tg_MemoryError;
+TG_API extern const tg_error_type tg_UnicodeError;        /* ValueError */
+TG_API extern const tg_error_type tg_UnicodeDecodeError;  /* UnicodeError */
+TG_API extern const tg_error_type tg_OSError;
+/* PEP 3151 subtypes of OSError, chosen by errno in tg_error_from_errno. */
+TG_API extern const tg_error_type tg_BlockingIOError;     /* EAGAIN ... */
+TG_API extern const tg_error_type tg_ChildProcessError;   /* ECHILD */
+TG_API extern const tg_error_type tg_ConnectionError;
+TG_API extern const tg_error_type tg_BrokenPipeError;     /* EPIPE, ESHUTDOWN */
+TG_API extern const tg_error_type tg_ConnectionAbortedError;
+TG_API extern const tg_error_type tg_ConnectionRefusedError;
+TG_API extern const tg_error_type tg_ConnectionResetError;
+TG_API extern const tg_error_type tg_FileExistsError;     /* EEXIST */
+TG_API extern const tg_error_type tg_FileNotFoundError;   /* ENOENT */
+TG_API extern const tg_error_type tg_InterruptedError;    /* EINTR */
+TG_API extern const tg_error_type tg_IsADirectoryError;   /* EISDIR */
+TG_API extern const tg_error_type tg_NotADirectoryError;  /* ENOTDIR */
+TG_API extern const tg_error_type tg_PermissionError;     /* EACCES, EPERM */
+TG_API extern const tg_error_type tg_ProcessLookupError;  /* ESRCH */
+TG_API extern const tg_error_type tg_TimeoutError;        /* ETIMEDOUT */
+/* Outside the ordinary hierarchy (base tg_BaseException), as in Python 3.8+. */
+TG_API extern const tg_error_type tg_CancelledError;      /* CANCEL */
+TG_API extern const tg_error_type tg_BrokenBarrierError;  /* RuntimeError */
+TG_API extern const tg_error_type tg_Interrupt;           /* FATAL (Ctrl-C) */
+/* Group nodes. */
+TG_API extern const tg_error_type tg_BaseExceptionGroup;  /* GROUP */
+TG_API extern const tg_error_type tg_ExceptionGroup;      /* GROUP */
+
+/* True if t is base or derives from it (through base or also).  NULL
+ * arguments give false.  Thread-safe. */
+TG_API bool tg_error_type_is(const tg_error_type *t, const tg_error_type *base);
+
+/* ------------------------------------------------------------------ */
+/* Creating errors                                                      */
+
+/*
+ * A new leaf error of `type` with a printf-formatted message, recording
+ * where it was raised and, when called from a task, the task's provenance
+ * (id, name, worker, spawn chain).  code is an errno value or a user code
+ * (0 for none).  Returns a new reference; never NULL: on out-of-memory, or
+ * if type is NULL or a GROUP type, it returns tg_error_oom() or a
+ * TypeError respectively.  Thread-safe.
+ */
+TG_API tg_error *tg_error_new_at(const tg_error_type *type, int code,
+				 const char *file, int line, const char *func,
+				 const char *fmt, ...) TG_PRINTF(6, 7);
+
+/* Python's `raise T("...")`: TG_RAISE(&tg_ValueError, "bad %d", x) */
+#define TG_RAISE(type, ...)                                                  \
+	tg_error_new_at((type), 0, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define TG_RAISE_CODE(type, code, ...)                                       \
+	tg_error_new_at((type), (code), __FILE__, __LINE__, __func__,        \
+			__VA_ARGS__)
+
+/*
+ * An OSError whose subtype follows errnum as PEP 3151 does (ENOENT gives
+ * FileNotFoundError, EACCES PermissionError, ...); the message is
+ * "[Errno N] strerror(N): <formatted text>", and code is errnum.  Same
+ * return rules as tg_error_new_at.
+ */
+TG_API tg_error *tg_error_from_errno_at(int errnum, const char *file, int line,
+					const char *func, const char *fmt, ...)
+	TG_PRINTF(5, 6);
+#define tg_error_from_errno(errnum, ...)                                     \
+	tg_error_from_errno_at((errnum), __FILE__, __LINE__, __func__,       \
+			       __VA_ARGS__)
+
+/* The subtype tg_error_from_errno would pick for errnum (tg_OSError when
+ * none is specific).  Thread-safe. */
+TG_API const tg_error_type *tg_error_type_for_errno(int errnum);
+
+/*
+ * A group node (Python's ExceptionGroup(message, children)).  Consumes the
+ * n references in children (the array itself stays the caller's).  The
+ * node's type is tg_ExceptionGroup, or tg_BaseExceptionGroup when a child
+ * is FATAL or a BaseExceptionGroup.  Returns a new reference, or NULL (and
+ * consumes nothing) if message is NULL, n is 0, children is NULL or holds
+ * NULL.  On out-of-memory the children are kept by the preallocated
+ * MemoryError group stand-in, never dropped silently (see docs/errors.md).
+ */
+TG_API tg_error *tg_error_group_new(const char *message, size_t n,
+				    tg_error **children);
+
+/* The preallocated MemoryError.  Immortal.  Thread-safe. */
+TG_API tg_error *tg_error_oom(void);
+
+/* ------------------------------------------------------------------ */
+/* Reference counting                                                   */
+
+/* Adds a reference and returns e.  NULL-safe.  Thread-safe. */
+TG_API tg_error *tg_error_incref(tg_error *e);
+/* Drops a reference; frees the node (and releases its children, cause and
+ * context) when it was the last.  NULL-safe.  Thread-safe. */
+TG_API void tg_error_decref(tg_error *e);
+
+/* ------------------------------------------------------------------ */
+/* Changing an error you own                                            */
+
+/*
+ * PEP 678: appends a printf-formatted note.  Allowed only while e has a
+ * single reference (the caller's): a shared error is immutable.
+ * Returns TG_OK, TG_EINVAL (NULL), TG_ESTATE (shared, or the immortal
+ * MemoryError), TG_ENOMEM (the error is unchanged).
+ */
+TG_API int tg_error_add_note(tg_error *e, const char *fmt, ...) TG_PRINTF(2, 3);
+
+/*
+ * Copy-on-write form: returns an error equal to e with the note added,
+ * consuming e.  If e is unshared it is changed in place and returned;
+ * otherwise a shallow copy (sharing children, cause and context) is made.
+ * On out-of-memory returns e unchanged.  NULL gives NULL.
+ */
+TG_API tg_error *tg_error_with_note(tg_error *e, const char *fmt, ...)
+	TG_PRINTF(2, 3);
+
+/*
+ * Python's `raise e from cause`: sets e's cause, consuming cause (also on
+ * failure).  Printing shows the cause first, then "The above exception was
+ * the direct cause of the following exception:".  Same ownership rule as
+ * add_note.  Returns TG_OK, TG_EINVAL (NULL e, or cause would make a cycle),
+ * TG_ESTATE (e shared).
+ */
+TG_API int tg_error_set_cause(tg_error *e, tg_error *cause);
+
+/* ------------------------------------------------------------------ */
+/* Reading                                                              */
+
+/* All readers are thread-safe on errors nobody is changing, and NULL-safe
+ * (NULL/0/false for a NULL error). */
+TG_API const tg_error_type *tg_error_type_of(const tg_error *e);
+TG_API const char *tg_error_message(const tg_error *e);
+TG_API int tg_error_code(const tg_error *e);
+/* e's type is type or a subtype of it (isinstance). */
+TG_API bool tg_error_is(const tg_error *e, const tg_error_type *type);
+TG_API bool tg_error_is_group(const tg_error *e);
+/* Children of a group node (0 for a leaf); child i is borrowed. */
+TG_API size_t tg_error_count(const tg_error *e);
+TG_API tg_error *tg_error_child(const tg_error *e, size_t i);
+/* Leaves below e (1 for a leaf). */
+TG_API size_t tg_error_leaf_count(const tg_error *e);
+TG_API size_t tg_error_note_count(const tg_error *e);
+TG_API const char *tg_error_note(const tg_error *e, size_t i);
+/* Borrowed; NULL when none. */
+TG_API tg_error *tg_error_cause(const tg_error *e);
+/* Errors that were pending when a fatal error ended a group (Python's
+ * __context__ in spirit): borrowed, NULL when none. */
+TG_API tg_error *tg_error_context(const tg_error *e);
+
+/* Where the error was raised (TG_RAISE's file, line and function). */
+typedef struct tg_error_origin {
+	const char *file;
+	int line;
+	const char *func;
+} tg_error_origin;
+TG_API tg_error_origin tg_error_origin_of(const tg_error *e);
+
+/* One step of an async stack trace: the site of a tg_spawn and the task it
+ * created. */
+typedef struct tg_spawn_site {
+	const char *file;
+	int line;
+	const char *func;
+	uint64_t task_id;
+	const char *task_name; /* NULL when unnamed */
+} tg_spawn_site;
+
+/* The task that raised e: id (0 when raised outside any task), name,
+ * worker index (-1 outside a pool) and the chain of spawn sites from that
+ * task up to the root (chain[0] is the raising task's own spawn site).
+ * Pointers are borrowed from e. */
+typedef struct tg_error_provenance {
+	uint64_t task_id;
+	const char *task_name;
+	int worker;
+	size_t depth;
+	const tg_spawn_site *chain;
+} tg_error_provenance;
+TG_API tg_error_provenance tg_error_provenance_of(const tg_error *e);
+
+/*
+ * Leaf iteration, depth first, in child order.  Calls fn(leaf, ctx) for
+ * each leaf (a leaf passed as e is its own only leaf); stops early and
+ * returns fn's value when it is non-zero; returns 0 otherwise.
+ */
+TG_API int tg_error_foreach_leaf(const tg_error *e,
+				 int (*fn)(tg_error *leaf, void *ctx), void *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Split, subgroup, except*                                             */
+
+typedef bool (*tg_error_pred)(const tg_error *e, void *ctx);
+
+/*
+ * Python's eg.split(T): *match gets the part of e whose nodes match type
+ * (including subtypes), *rest the part that does not, each a new reference
+ * or NULL when empty (never an empty group).  The matcher is tried on every
+ * node, groups included; a node that matches is taken whole (the same
+ * node, as CPython does).  Other group nodes on the way are rebuilt with the
+ * original's message, type, notes (copied), cause and origin; leaves are
+ * shared.  e itself is not consumed.  Returns TG_OK, TG_EINVAL (NULL e,
+ * type, match or rest), TG_ENOMEM (both outputs NULL).
+ */
+TG_API int tg_error_split(const tg_error *e, const tg_error_type *type,
+			  tg_error **match, tg_error **rest);
+/* The same with a predicate, called on every node visited. */
+TG_API int tg_error_split_pred(const tg_error *e, tg_error_pred pred,
+			       void *ctx, tg_error **match, tg_error **rest);
+/* split without building rest: a new reference or NULL.  NULL also when
+ * memory runs out (then *status, if given, is TG_ENOMEM; else TG_OK). */
+TG_API tg_error *tg_error_subgroup(const tg_error *e,
+				   const tg_error_type *type, int *status);
+TG_API tg_error *tg_error_subgroup_pred(const tg_error *e, tg_error_pred pred,
+					void *ctx, int *status);
+
+/*
+ * except*:
+ *
+ *     TG_EXCEPT_STAR(&err, &tg_UnicodeDecodeError, eg) {
+ *         ... eg is a group holding the matching leaves ...
+ *     }
+ *     TG_EXCEPT_STAR(&err, &tg_OSError, eg) { ... }
+ *     if (err) { tg_error_print(err, stderr); ... }  // the unhandled rest
+ *
+ * Runs its block once if *errp has leaves of type (or subtypes), with eg
+ * bound to them (a group; a bare matching error is wrapped in a group, as
+ * except* does) and *errp replaced by the rest (NULL when nothing is left).
+ * eg is released when the block ends normally; leaving the block with
+ * break, goto or return leaks it unless the block decrefs it first.
+ * Under memory exhaustion the block does not run and *errp is unchanged.
+ */
+#define TG_EXCEPT_STAR(errp, type, eg)                                       \
+	for (tg_error *eg = tg_error_except_star_take((errp), (type));       \
+	     eg != NULL; tg_error_decref(eg), eg = NULL)
+
+/* The function behind TG_EXCEPT_STAR: the matching part as a group (new
+ * reference) or NULL; *errp becomes the rest.  NULL errp or *errp gives
+ * NULL. */
+TG_API tg_error *tg_error_except_star_take(tg_error **errp,
+					   const tg_error_type *type);
+
+/* ------------------------------------------------------------------ */
+/* Printing and export                                                  */
+
+/*
+ * Draws e the way Python's traceback module draws an exception group:
+ *
+ *   + Exception Group Traceback (most recent call last):
+ *   | ExceptionGroup: unhandled errors in a task group (2 sub-errors)
+ *   +-+---------------- 1 ----------------
+ *     | ...
+ *
+ * with each error's type, message, notes, where it was raised and its
+ * spawn chain; at most 15 children per group and 10 levels, the rest
+ * summarised as "and N more".  NULL e prints nothing.
+ * tg_error_print returns TG_OK or TG_EINVAL (NULL f); tg_error_format
+ * writes at most len bytes (always NUL-terminated when len > 0) and returns
+ * the length the full text needs, as snprintf does.
+ */
+TG_API int tg_error_print(const tg_error *e, FILE *f);
+TG_API size_t tg_error_format(const tg_error *e, char *buf, size_t len);
+
+/* The JSON form (schema in docs/errors.md), snprintf-like as above. */
+TG_API size_t tg_error_to_json(const tg_error *e, char *buf, size_t len);
+TG_API int tg_error_write_json(const tg_error *e, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TASKGROUP_ERROR_H */

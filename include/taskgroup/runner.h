@@ -1,0 +1,83 @@
+/*
+ * taskgroup/runner.h - the pool and its entry points (asyncio.run and
+ * asyncio.Runner).
+ *
+ *     tg_error *err = tg_run(main_task, &args);   // asyncio.run(main())
+ *
+ * A runner owns a work-stealing pool: one thread per worker, each with its
+ * own deque.  tg_runner_run submits fn(arg) as the root task and blocks the
+ * calling thread (which is not a worker) until it and everything it spawned
+ * have finished, then returns its error.  Many runs may use one runner, one
+ * after the other or at the same time from different threads.
+ */
+#ifndef TASKGROUP_RUNNER_H
+#define TASKGROUP_RUNNER_H
+
+#include <stdbool.h>
+
+#include "common.h"
+#include "error.h"
+#include "group.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tg_runner tg_runner;
+
+typedef struct tg_runner_config {
+	/* Worker threads; 0 = the TG_THREADS environment variable if set
+	 * (1..1024), else the number of online CPUs. */
+	int threads;
+	/* Pin worker i to the i-th CPU of the process's affinity mask
+	 * (modulo its size).  Linux only; elsewhere ignored. */
+	bool pin_threads;
+} tg_runner_config;
+
+/* Upper bound on threads (config or TG_THREADS). */
+#define TG_MAX_THREADS 1024
+
+/*
+ * Creates a runner and starts its workers.  cfg may be NULL (defaults).
+ * Errors: TG_EINVAL (out NULL, threads < 0 or > TG_MAX_THREADS, TG_THREADS
+ * set but not a number in 1..TG_MAX_THREADS), TG_ENOMEM, TG_EAGAIN (a
+ * thread could not be created; the ones started are stopped and joined).
+ * *out is set only on success.  Thread-safe.
+ */
+TG_API int tg_runner_create(tg_runner **out, const tg_runner_config *cfg);
+
+/*
+ * Runs fn(arg) as the root task on r's pool and waits for it.  Returns
+ * fn's error (new reference) or NULL.  Misuse returns a RuntimeError whose
+ * tg_error_code is the status and fn never runs: TG_EINVAL (r or fn NULL),
+ * TG_EDEADLK (called from a task of r's own pool, which would wait for
+ * itself), TG_ESTATE (r is being destroyed).  Thread-safe: concurrent runs
+ * on one runner share its workers.
+ */
+TG_API tg_error *tg_runner_run(tg_runner *r, tg_task_fn fn, void *arg);
+
+/*
+ * Stops the workers and frees the runner.  Errors: TG_EINVAL (r NULL),
+ * TG_EBUSY (a run is in progress; nothing is freed), TG_EDEADLK (called
+ * from one of r's own tasks).  Thread-safety: no other call on r may start
+ * once destroy has begun.
+ */
+TG_API int tg_runner_destroy(tg_runner *r);
+
+/* Worker count of r (0 for NULL). */
+TG_API int tg_runner_threads(const tg_runner *r);
+
+/*
+ * asyncio.run: creates a runner with default configuration, runs fn(arg),
+ * destroys the runner, returns fn's error or NULL.  Failures to create the
+ * runner come back as errors: MemoryError, or RuntimeError with code
+ * TG_EAGAIN / TG_EINVAL (bad TG_THREADS) / TG_EDEADLK (called from a task:
+ * open a group there instead).
+ */
+TG_API tg_error *tg_run(tg_task_fn fn, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TASKGROUP_RUNNER_H */

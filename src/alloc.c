@@ -1,0 +1,101 @@
+/*
+ * alloc.c - the allocator hook (tg_set_allocator) and the library's
+ * allocation entry points.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "taskgroup/common.h"
+
+#include "alloc.h"
+#include "atomic.h"
+
+/* The four functions in use.  Swapped only while no runner exists (pins
+ * == 0), so readers need no ordering beyond the pool start that follows:
+ * pthread_create orders the swap before any worker's allocation. */
+static tg_allocator current = { malloc, calloc, realloc, free };
+
+/* Runners alive; tg_set_allocator refuses while non-zero. */
+static TG_ATOMIC(uint32_t) pins;
+
+void *
+tg__malloc(size_t size)
+{
+	if (size == 0)
+		return NULL;
+	return current.malloc_fn(size);
+}
+
+void *
+tg__calloc(size_t count, size_t size)
+{
+	if (count == 0 || size == 0)
+		return NULL;
+	return current.calloc_fn(count, size);
+}
+
+void *
+tg__realloc(void *ptr, size_t size)
+{
+	if (size == 0)
+		return NULL;
+	return current.realloc_fn(ptr, size);
+}
+
+void
+tg__free(void *ptr)
+{
+	current.free_fn(ptr);
+}
+
+char *
+tg__strdup(const char *s)
+{
+	size_t n;
+	char *copy;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s) + 1;
+	copy = tg__malloc(n);
+	if (copy != NULL)
+		memcpy(copy, s, n);
+	return copy;
+}
+
+void
+tg__alloc_pin(void)
+{
+	/* acq_rel: pairs with the acquire load in set_allocator, so a swap
+	 * that sees no pin happens before this runner's first allocation. */
+	tg_atomic_faa_acqrel_u32(&pins, 1);
+}
+
+void
+tg__alloc_unpin(void)
+{
+	/* acq_rel: the runner's last free happens before a later swap. */
+	tg_atomic_faa_acqrel_u32(&pins, (uint32_t)-1);
+}
+
+int
+tg_set_allocator(const tg_allocator *allocator)
+{
+	if (allocator == NULL || allocator->malloc_fn == NULL ||
+	    allocator->calloc_fn == NULL || allocator->realloc_fn == NULL ||
+	    allocator->free_fn == NULL)
+		return TG_EINVAL;
+	/* acquire: pairs with unpin's acq_rel (see above). */
+	if (tg_atomic_load_acquire_u32(&pins) != 0)
+		return TG_EBUSY;
+	current = *allocator;
+	return TG_OK;
+}
+
+int
+tg_reset_allocator(void)
+{
+	static const tg_allocator libc = { malloc, calloc, realloc, free };
+
+	return tg_set_allocator(&libc);
+}

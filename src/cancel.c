@@ -1,0 +1,102 @@
+/*
+ * cancel.c - cancellation scopes and checkpoints.
+ *
+ * Theory of operation
+ * -------------------
+ * Every open group is a cancellation scope; its parent_scope is the scope
+ * its owner was in when it was opened, so scopes form a tree that mirrors
+ * the program.  A scope is cancelled if its own cancel bits are set or any
+ * enclosing scope is cancelled (level-triggered: bits are never cleared
+ * while the group is open).
+ *
+ * Cancelling sets the bits (seq_cst RMW) and then bumps the pool's
+ * cancellation epoch.  Nothing is pushed to descendants and nothing is
+ * registered when a group opens (which would cost a locked instruction per
+ * group on the fork-join hot path).  Instead each scope memoises "cancelled
+ * as of epoch E" and each worker caches its current scope's answer:
+ *
+ *   tg_cancelled():  epoch == cache.epoch ? cache.answer : recompute
+ *
+ * so a checkpoint is a thread-local read and one acquire load of the epoch
+ * (a plain load on x86-64).  Recomputing walks up the scope chain only
+ * until it meets a memo of the current epoch, so the walk happens once per
+ * scope per cancellation event anywhere in the pool, never per checkpoint.
+ * Every scope on the walk is alive: it encloses the running code.
+ *
+ * Memory order: the canceller's bits RMW happens before its epoch RMW
+ * (program order, both seq_cst); a reader that loads the new epoch with
+ * acquire therefore sees the bits when it walks.  A memo is one word,
+ * (epoch << 1) | answer, so a reader never pairs an answer with the wrong
+ * epoch; racing writers of memos store correct answers for their epochs.
+ */
+#include "taskgroup/cancel.h"
+
+#include "error_internal.h"
+#include "scheduler.h"
+
+bool
+tg__scope_cancelled(tg__pool *pool, tg__gcore *gc)
+{
+	/* acquire: pairs with the epoch RMW in tg__scope_cancel, so the
+	 * cancel bits written before it are visible below. */
+	uint64_t epoch = tg_atomic_load_acquire_u64(&pool->cancel_epoch);
+	/* relaxed: the memo carries its own epoch; the bits it summarises
+	 * were read with acquire by whoever wrote it, under this epoch. */
+	uint64_t memo = tg_atomic_load_relaxed_u64(&gc->memo);
+	bool cancelled;
+
+	if (memo >> 1 == epoch)
+		return memo & 1;
+	/* acquire: pairs with the RMW that set the bits. */
+	cancelled = tg_atomic_load_acquire_u64(&gc->cancel) != 0 ||
+		    (gc->parent_scope != NULL &&
+		     tg__scope_cancelled(pool, gc->parent_scope));
+	/* relaxed: a cache; any reader re-validates it against the epoch. */
+	tg_atomic_store_relaxed_u64(&gc->memo, epoch << 1 | cancelled);
+	return cancelled;
+}
+
+void
+tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason)
+{
+	uint64_t old;
+
+	do {
+		/* relaxed: the CAS re-validates. */
+		old = tg_atomic_load_relaxed_u64(&gc->cancel);
+		if ((old & reason) == reason)
+			return; /* idempotent: this reason was already set */
+		/* seq_cst CAS: ordered before the epoch bump below. */
+	} while (!tg_atomic_cas_seqcst_u64(&gc->cancel, old, old | reason));
+	/* seq_cst RMW: publishes the bits to every checkpoint that loads the
+	 * new epoch (acquire in tg__scope_cancelled / tg_cancelled). */
+	tg_atomic_faa_seqcst_u64(&pool->cancel_epoch, 1);
+	/* Parked joiners re-check nothing that depends on cancellation, but
+	 * a parked worker may now skip queued children quickly: wake them. */
+	tg__park_wake(&pool->park);
+}
+
+bool
+tg_cancelled(void)
+{
+	tg__worker *w = tg__self();
+	uint64_t epoch;
+
+	if (w == NULL || w->scope == NULL)
+		return false;
+	/* acquire: pairs with the epoch RMW in tg__scope_cancel. */
+	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
+	if (epoch != w->seen_epoch) {
+		w->seen_cancelled = tg__scope_cancelled(w->pool, w->scope);
+		w->seen_epoch = epoch;
+	}
+	return w->seen_cancelled;
+}
+
+tg_error *
+tg_checkpoint_at(const char *file, int line, const char *func)
+{
+	if (!tg_cancelled())
+		return NULL;
+	return tg__error_cancelled(file, line, func);
+}

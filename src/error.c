@@ -1,0 +1,750 @@
+/*
+ * error.c - error types, creating errors, reference counting, notes,
+ * causes and the readers.  The tree operations (groups, split, except*)
+ * are in error_tree.c, printing in format.c and format_json.c.
+ *
+ * An error is one block (error_node.h) holding every string it shows, so
+ * nothing it prints is borrowed from a task that may be gone.  It is
+ * immutable once shared: notes and cause change only while the caller's
+ * reference is the only one (refs == 1).
+ */
+#define _POSIX_C_SOURCE 200809L /* XSI strerror_r */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "taskgroup/error.h"
+
+#include "alloc.h"
+#include "atomic.h"
+#include "error_internal.h"
+#include "error_node.h"
+#include "provenance.h"
+
+/* ------------------------------------------------------------------ */
+/* Types                                                                */
+
+#define TYPE(ident, str, base_, also_, flags_)                               \
+	const tg_error_type ident = { (str), (base_), (also_), (flags_) }
+
+TYPE(tg_BaseException, "BaseException", NULL, NULL, 0u);
+TYPE(tg_Exception, "Exception", &tg_BaseException, NULL, 0u);
+TYPE(tg_ValueError, "ValueError", &tg_Exception, NULL, 0u);
+TYPE(tg_TypeError, "TypeError", &tg_Exception, NULL, 0u);
+TYPE(tg_RuntimeError, "RuntimeError", &tg_Exception, NULL, 0u);
+TYPE(tg_NotImplementedError, "NotImplementedError", &tg_RuntimeError, NULL,
+     0u);
+TYPE(tg_MemoryError, "MemoryError", &tg_Exception, NULL, 0u);
+TYPE(tg_UnicodeError, "UnicodeError", &tg_ValueError, NULL, 0u);
+TYPE(tg_UnicodeDecodeError, "UnicodeDecodeError", &tg_UnicodeError, NULL, 0u);
+TYPE(tg_OSError, "OSError", &tg_Exception, NULL, 0u);
+TYPE(tg_BlockingIOError, "BlockingIOError", &tg_OSError, NULL, 0u);
+TYPE(tg_ChildProcessError, "ChildProcessError", &tg_OSError, NULL, 0u);
+TYPE(tg_ConnectionError, "ConnectionError", &tg_OSError, NULL, 0u);
+TYPE(tg_BrokenPipeError, "BrokenPipeError", &tg_ConnectionError, NULL, 0u);
+TYPE(tg_ConnectionAbortedError, "ConnectionAbortedError", &tg_ConnectionError,
+     NULL, 0u);
+TYPE(tg_ConnectionRefusedError, "ConnectionRefusedError", &tg_ConnectionError,
+     NULL, 0u);
+TYPE(tg_ConnectionResetError, "ConnectionResetError", &tg_ConnectionError,
+     NULL, 0u);
+TYPE(tg_FileExistsError, "FileExistsError", &tg_OSError, NULL, 0u);
+TYPE(tg_FileNotFoundError, "FileNotFoundError", &tg_OSError, NULL, 0u);
+TYPE(tg_InterruptedError, "InterruptedError", &tg_OSError, NULL, 0u);
+TYPE(tg_IsADirectoryError, "IsADirectoryError", &tg_OSError, NULL, 0u);
+TYPE(tg_NotADirectoryError, "NotADirectoryError", &tg_OSError, NULL, 0u);
+TYPE(tg_PermissionError, "PermissionError", &tg_OSError, NULL, 0u);
+TYPE(tg_ProcessLookupError, "ProcessLookupError", &tg_OSError, NULL, 0u);
+TYPE(tg_TimeoutError, "TimeoutError", &tg_OSError, NULL, 0u);
+TYPE(tg_CancelledError, "CancelledError", &tg_BaseException, NULL,
+     TG_ERROR_TYPE_CANCEL);
+TYPE(tg_BrokenBarrierError, "BrokenBarrierError", &tg_RuntimeError, NULL, 0u);
+TYPE(tg_Interrupt, "Interrupt", &tg_BaseException, NULL, TG_ERROR_TYPE_FATAL);
+TYPE(tg_BaseExceptionGroup, "BaseExceptionGroup", &tg_BaseException, NULL,
+     TG_ERROR_TYPE_GROUP);
+TYPE(tg_ExceptionGroup, "ExceptionGroup", &tg_BaseExceptionGroup,
+     &tg_Exception, TG_ERROR_TYPE_GROUP);
+
+bool
+tg_error_type_is(const tg_error_type *t, const tg_error_type *base)
+{
+	if (t == NULL || base == NULL)
+		return false;
+	for (; t != NULL; t = t->base) {
+		if (t == base)
+			return true;
+		if (t->also != NULL && tg_error_type_is(t->also, base))
+			return true;
+	}
+	return false;
+}
+
+/* PEP 3151: errno values with a specific OSError subtype. */
+static const struct {
+	int errnum;
+	const tg_error_type *type;
+} errno_table[] = {
+	{ EAGAIN, &tg_BlockingIOError },
+#if defined(EWOULDBLOCK) && EWOULDBLOCK != EAGAIN
+	{ EWOULDBLOCK, &tg_BlockingIOError },
+#endif
+	{ EALREADY, &tg_BlockingIOError },
+	{ EINPROGRESS, &tg_BlockingIOError },
+	{ ECHILD, &tg_ChildProcessError },
+	{ EPIPE, &tg_BrokenPipeError },
+#ifdef ESHUTDOWN
+	{ ESHUTDOWN, &tg_BrokenPipeError },
+#endif
+	{ ECONNABORTED, &tg_ConnectionAbortedError },
+	{ ECONNREFUSED, &tg_ConnectionRefusedError },
+	{ ECONNRESET, &tg_ConnectionResetError },
+	{ EEXIST, &tg_FileExistsError },
+	{ ENOENT, &tg_FileNotFoundError },
+	{ EINTR, &tg_InterruptedError },
+	{ EISDIR, &tg_IsADirectoryError },
+	{ ENOTDIR, &tg_NotADirectoryError },
+	{ EACCES, &tg_PermissionError },
+	{ EPERM, &tg_PermissionError },
+	{ ESRCH, &tg_ProcessLookupError },
+	{ ETIMEDOUT, &tg_TimeoutError },
+};
+
+const tg_error_type *
+tg_error_type_for_errno(int errnum)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(errno_table) / sizeof(errno_table[0]); i++)
+		if (errno_table[i].errnum == errnum)
+			return errno_table[i].type;
+	return &tg_OSError;
+}
+
+/* ------------------------------------------------------------------ */
+/* The preallocated MemoryError                                         */
+
+static tg_error oom_error = {
+	.refs = 1,
+	.flags = ERR_IMMORTAL,
+	.type = &tg_MemoryError,
+	.code = ENOMEM,
+	.message = "out of memory",
+	.n_leaves = 1,
+	.worker = -1,
+};
+
+tg_error *
+tg_error_oom(void)
+{
+	return &oom_error;
+}
+
+/* ------------------------------------------------------------------ */
+/* Building a node                                                      */
+
+/* Bytes the block needs for s, counted by size_of_strings. */
+static size_t
+str_size(const char *s)
+{
+	return s != NULL ? strlen(s) + 1 : 0;
+}
+
+/* Copies s at *cursor and advances it; NULL stays NULL. */
+static const char *
+str_put(char **cursor, const char *s)
+{
+	char *at = *cursor;
+	size_t n = str_size(s);
+
+	if (s == NULL)
+		return NULL;
+	memcpy(at, s, n);
+	*cursor += n;
+	return at;
+}
+
+static size_t
+strings_size(const err_spec *spec)
+{
+	size_t n = str_size(spec->message != NULL ? spec->message : "");
+	size_t i;
+
+	if (spec->origin != NULL)
+		n += str_size(spec->origin->file) + str_size(spec->origin->func);
+	if (spec->prov == NULL)
+		return n;
+	n += str_size(spec->prov->task_name);
+	for (i = 0; i < spec->prov->depth; i++) {
+		const tg_spawn_site *s = &spec->prov->chain[i];
+
+		n += str_size(s->file) + str_size(s->func) +
+		     str_size(s->task_name);
+	}
+	return n;
+}
+
+static void
+fill_provenance(tg_error *e, const tg_error_provenance *p, size_t omitted,
+		char **cursor)
+{
+	size_t i;
+
+	e->worker = -1;
+	if (p == NULL)
+		return;
+	e->task_id = p->task_id;
+	e->task_name = str_put(cursor, p->task_name);
+	e->worker = p->worker;
+	e->depth = p->depth;
+	e->omitted = omitted;
+	for (i = 0; i < p->depth; i++) {
+		const tg_spawn_site *s = &p->chain[i];
+
+		e->chain[i] = *s;
+		e->chain[i].file = str_put(cursor, s->file);
+		e->chain[i].func = str_put(cursor, s->func);
+		e->chain[i].task_name = str_put(cursor, s->task_name);
+	}
+}
+
+tg_error *
+tg__error_alloc(const err_spec *spec)
+{
+	size_t depth = spec->prov != NULL ? spec->prov->depth : 0;
+	size_t kids = spec->n_children * sizeof(tg_error *);
+	size_t sites = depth * sizeof(tg_spawn_site);
+	size_t head = sizeof(tg_error) + kids + sites;
+	tg_error *e;
+	char *cursor;
+
+	if (spec->n_children > (SIZE_MAX / 2) / sizeof(tg_error *) ||
+	    depth > TG__CHAIN_MAX)
+		return NULL;
+	e = tg__calloc(1, head + strings_size(spec));
+	if (e == NULL)
+		return NULL;
+	e->refs = 1;
+	e->type = spec->type;
+	e->code = spec->code;
+	e->n_leaves = 1;
+	e->children = spec->n_children ? (tg_error **)(void *)(e + 1) : NULL;
+	e->n_children = spec->n_children;
+	e->chain = depth ? (tg_spawn_site *)(void *)((char *)(e + 1) + kids)
+			 : NULL;
+	cursor = (char *)e + head;
+	e->message = str_put(&cursor,
+			     spec->message != NULL ? spec->message : "");
+	if (spec->origin != NULL) {
+		e->origin.file = str_put(&cursor, spec->origin->file);
+		e->origin.line = spec->origin->line;
+		e->origin.func = str_put(&cursor, spec->origin->func);
+	}
+	fill_provenance(e, spec->prov, spec->prov_omitted, &cursor);
+	tg__error_seal(e);
+	return e;
+}
+
+void
+tg__error_seal(tg_error *e)
+{
+	size_t i, leaves = 0;
+	bool fatal = false;
+
+	if (e->n_children == 0) {
+		fatal = (e->type->flags & TG_ERROR_TYPE_FATAL) != 0;
+	} else {
+		for (i = 0; i < e->n_children; i++) {
+			tg_error *c = e->children[i];
+
+			if (c == NULL)
+				continue;
+			leaves += c->n_leaves;
+			fatal = fatal || (c->flags & ERR_HAS_FATAL) != 0;
+		}
+		e->n_leaves = leaves;
+	}
+	if (fatal)
+		e->flags |= ERR_HAS_FATAL;
+	else
+		e->flags &= ~(unsigned)ERR_HAS_FATAL;
+}
+
+tg_error_provenance
+tg__error_prov(const tg_error *e)
+{
+	tg_error_provenance p = { 0, NULL, -1, 0, NULL };
+
+	if (e == NULL)
+		return p;
+	p.task_id = e->task_id;
+	p.task_name = e->task_name;
+	p.worker = e->worker;
+	p.depth = e->depth;
+	p.chain = e->chain;
+	return p;
+}
+
+char *
+tg__error_vformat(const char *fmt, va_list ap)
+{
+	va_list ap2;
+	int n;
+	char *s;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return tg__strdup(fmt);
+	s = tg__malloc((size_t)n + 1);
+	if (s != NULL)
+		vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
+/* A leaf with the calling task's provenance; message is copied. */
+static tg_error *
+new_leaf(const tg_error_type *type, int code, const tg_error_origin *origin,
+	 const char *message)
+{
+	tg__provenance cap;
+	tg_error_provenance prov;
+	err_spec spec = { type, code, message, origin, NULL, 0, 0 };
+
+	if (tg__provenance_capture(&cap)) {
+		prov.task_id = cap.task_id;
+		prov.task_name = cap.task_name;
+		prov.worker = cap.worker;
+		prov.depth = cap.depth;
+		prov.chain = cap.chain;
+		spec.prov = &prov;
+		spec.prov_omitted = cap.omitted;
+	}
+	return tg__error_alloc(&spec);
+}
+
+/* new_leaf with the message formatted from fmt/ap. */
+static tg_error *
+new_leaf_v(const tg_error_type *type, int code, const tg_error_origin *origin,
+	   const char *fmt, va_list ap)
+{
+	char *message = tg__error_vformat(fmt != NULL ? fmt : "", ap);
+	tg_error *e;
+
+	if (message == NULL)
+		return tg_error_oom();
+	e = new_leaf(type, code, origin, message);
+	tg__free(message);
+	return e != NULL ? e : tg_error_oom();
+}
+
+/* The TypeError for a bad type passed to tg_error_new_at. */
+static tg_error *
+bad_type(const tg_error_type *type, const tg_error_origin *origin)
+{
+	tg_error *e;
+
+	if (type == NULL)
+		e = new_leaf(&tg_TypeError, TG_EINVAL, origin,
+			     "error type is NULL");
+	else
+		e = new_leaf(&tg_TypeError, TG_EINVAL, origin,
+			     "a group type cannot be raised as a leaf");
+	return e != NULL ? e : tg_error_oom();
+}
+
+tg_error *
+tg_error_new_at(const tg_error_type *type, int code, const char *file,
+		int line, const char *func, const char *fmt, ...)
+{
+	tg_error_origin origin = { file, line, func };
+	va_list ap;
+	tg_error *e;
+
+	if (type == NULL || (type->flags & TG_ERROR_TYPE_GROUP) != 0)
+		return bad_type(type, &origin);
+	va_start(ap, fmt);
+	e = new_leaf_v(type, code, &origin, fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+/* "[Errno N] text" for errnum, where text is strerror's. */
+static void
+errno_prefix(char *buf, size_t len, int errnum)
+{
+	char text[128];
+
+	if (strerror_r(errnum, text, sizeof(text)) != 0)
+		snprintf(text, sizeof(text), "Unknown error %d", errnum);
+	snprintf(buf, len, "[Errno %d] %s", errnum, text);
+}
+
+tg_error *
+tg_error_from_errno_at(int errnum, const char *file, int line,
+		       const char *func, const char *fmt, ...)
+{
+	tg_error_origin origin = { file, line, func };
+	char prefix[160];
+	char *user, *message;
+	va_list ap;
+	tg_error *e;
+
+	va_start(ap, fmt);
+	user = tg__error_vformat(fmt != NULL ? fmt : "", ap);
+	va_end(ap);
+	if (user == NULL)
+		return tg_error_oom();
+	errno_prefix(prefix, sizeof(prefix), errnum);
+	message = tg__malloc(strlen(prefix) + strlen(user) + 3);
+	if (message != NULL)
+		sprintf(message, user[0] != '\0' ? "%s: %s" : "%s%s", prefix,
+			user);
+	tg__free(user);
+	if (message == NULL)
+		return tg_error_oom();
+	e = new_leaf(tg_error_type_for_errno(errnum), errnum, &origin, message);
+	tg__free(message);
+	return e != NULL ? e : tg_error_oom();
+}
+
+tg_error *
+tg__error_usage(int status, tg_error *attached, const char *fmt, ...)
+{
+	va_list ap;
+	tg_error *e;
+
+	va_start(ap, fmt);
+	e = new_leaf_v(&tg_RuntimeError, status, NULL, fmt, ap);
+	va_end(ap);
+	if (e == tg_error_oom()) {
+		tg_error_decref(attached);
+		return e;
+	}
+	e->context = attached; /* e is still private: no other reference */
+	return e;
+}
+
+tg_error *
+tg__error_cancelled(const char *file, int line, const char *func)
+{
+	tg_error_origin origin = { file, line, func };
+	tg_error *e = new_leaf(&tg_CancelledError, 0, &origin, "");
+
+	return e != NULL ? e : tg_error_oom();
+}
+
+bool
+tg__error_is_cancel(const tg_error *e)
+{
+	return e != NULL && e->n_children == 0 &&
+	       (e->type->flags & TG_ERROR_TYPE_CANCEL) != 0;
+}
+
+bool
+tg__error_is_fatal(const tg_error *e)
+{
+	return e != NULL && (e->flags & ERR_HAS_FATAL) != 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reference counting                                                   */
+
+tg_error *
+tg_error_incref(tg_error *e)
+{
+	if (e == NULL || (e->flags & ERR_IMMORTAL) != 0)
+		return e;
+	/* relaxed: the caller holds a reference, so the node cannot be
+	 * freed meanwhile and nothing needs ordering (as shared_ptr copies);
+	 * the new reference reaches another thread only through a channel
+	 * that orders it (a release store, a queue, thread creation). */
+	tg_atomic_faa_relaxed_u32(&e->refs, 1);
+	return e;
+}
+
+static void
+free_notes(tg_error *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_notes; i++)
+		tg__free(e->notes[i]);
+	tg__free(e->notes);
+	e->notes = NULL;
+	e->n_notes = 0;
+}
+
+/* Releases what e owns (not e's own block). */
+static void
+release_contents(tg_error *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_children; i++)
+		tg_error_decref(e->children[i]);
+	tg_error_decref(e->cause);
+	tg_error_decref(e->context);
+	free_notes(e);
+}
+
+void
+tg_error_decref(tg_error *e)
+{
+	if (e == NULL || (e->flags & ERR_IMMORTAL) != 0)
+		return;
+	/* acq_rel: the release half orders this thread's uses of e before
+	 * the decrement; the acquire half, on the thread that takes the
+	 * count to zero, makes every other thread's uses (ordered before
+	 * their own decrements) visible before the free.  Pairs with the
+	 * same operation in every other decref. */
+	if (tg_atomic_faa_acqrel_u32(&e->refs, (uint32_t)-1) != 1)
+		return;
+	release_contents(e);
+	if ((e->flags & ERR_RESERVED) != 0)
+		tg__error_reserve_free(e);
+	else
+		tg__free(e);
+}
+
+/* True while the caller's reference is the only one. */
+static bool
+unshared(const tg_error *e)
+{
+	if ((e->flags & ERR_IMMORTAL) != 0)
+		return false;
+	/* acquire: pairs with the acq_rel decrement of any thread that
+	 * dropped its reference, so its reads of e happen before the
+	 * caller's changes. */
+	return tg_atomic_load_acquire_u32(&e->refs) == 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Notes and cause                                                      */
+
+/* Appends note (taken over) to e's notes.  TG_OK or TG_ENOMEM (note
+ * freed). */
+static int
+append_note(tg_error *e, char *note)
+{
+	char **grown;
+
+	if (note == NULL)
+		return TG_ENOMEM;
+	grown = tg__realloc(e->notes, (e->n_notes + 1) * sizeof(char *));
+	if (grown == NULL) {
+		tg__free(note);
+		return TG_ENOMEM;
+	}
+	e->notes = grown;
+	e->notes[e->n_notes++] = note;
+	return TG_OK;
+}
+
+int
+tg__error_copy_notes(tg_error *dst, const tg_error *src)
+{
+	size_t i;
+
+	for (i = 0; i < src->n_notes; i++) {
+		if (append_note(dst, tg__strdup(src->notes[i])) != TG_OK) {
+			free_notes(dst);
+			return TG_ENOMEM;
+		}
+	}
+	return TG_OK;
+}
+
+int
+tg_error_add_note(tg_error *e, const char *fmt, ...)
+{
+	va_list ap;
+	char *note;
+
+	if (e == NULL || fmt == NULL)
+		return TG_EINVAL;
+	if (!unshared(e))
+		return TG_ESTATE;
+	va_start(ap, fmt);
+	note = tg__error_vformat(fmt, ap);
+	va_end(ap);
+	return append_note(e, note);
+}
+
+/* A private copy of e sharing its children, cause and context. */
+static tg_error *
+shallow_copy(const tg_error *e)
+{
+	tg_error_provenance prov = tg__error_prov(e);
+	err_spec spec = { e->type, e->code, e->message,
+			  e->origin.file ? &e->origin : NULL,
+			  &prov, e->omitted, e->n_children };
+	tg_error *c = tg__error_alloc(&spec);
+	size_t i;
+
+	if (c == NULL)
+		return NULL;
+	if (tg__error_copy_notes(c, e) != TG_OK) {
+		tg__free(c);
+		return NULL;
+	}
+	for (i = 0; i < e->n_children; i++)
+		c->children[i] = tg_error_incref(e->children[i]);
+	c->cause = tg_error_incref(e->cause);
+	c->context = tg_error_incref(e->context);
+	tg__error_seal(c);
+	return c;
+}
+
+tg_error *
+tg_error_with_note(tg_error *e, const char *fmt, ...)
+{
+	va_list ap;
+	char *note;
+	tg_error *target;
+
+	if (e == NULL || fmt == NULL)
+		return e;
+	va_start(ap, fmt);
+	note = tg__error_vformat(fmt, ap);
+	va_end(ap);
+	if (note == NULL)
+		return e;
+	target = unshared(e) ? e : shallow_copy(e);
+	if (target == NULL) {
+		tg__free(note);
+		return e;
+	}
+	if (append_note(target, note) != TG_OK) {
+		if (target != e)
+			tg_error_decref(target);
+		return e;
+	}
+	if (target != e)
+		tg_error_decref(e);
+	return target;
+}
+
+/* True if target is from itself, or is reachable from it through
+ * children, cause or context. */
+static bool
+reaches(const tg_error *from, const tg_error *target)
+{
+	size_t i;
+
+	if (from == NULL)
+		return false;
+	if (from == target)
+		return true;
+	for (i = 0; i < from->n_children; i++)
+		if (reaches(from->children[i], target))
+			return true;
+	return reaches(from->cause, target) || reaches(from->context, target);
+}
+
+int
+tg_error_set_cause(tg_error *e, tg_error *cause)
+{
+	if (e == NULL || reaches(cause, e)) {
+		tg_error_decref(cause);
+		return TG_EINVAL;
+	}
+	if (!unshared(e)) {
+		tg_error_decref(cause);
+		return TG_ESTATE;
+	}
+	tg_error_decref(e->cause);
+	e->cause = cause;
+	return TG_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Readers                                                              */
+
+const tg_error_type *
+tg_error_type_of(const tg_error *e)
+{
+	return e != NULL ? e->type : NULL;
+}
+
+const char *
+tg_error_message(const tg_error *e)
+{
+	return e != NULL ? e->message : NULL;
+}
+
+int
+tg_error_code(const tg_error *e)
+{
+	return e != NULL ? e->code : 0;
+}
+
+bool
+tg_error_is(const tg_error *e, const tg_error_type *type)
+{
+	return e != NULL && tg_error_type_is(e->type, type);
+}
+
+bool
+tg_error_is_group(const tg_error *e)
+{
+	return e != NULL && e->n_children > 0;
+}
+
+size_t
+tg_error_count(const tg_error *e)
+{
+	return e != NULL ? e->n_children : 0;
+}
+
+tg_error *
+tg_error_child(const tg_error *e, size_t i)
+{
+	return e != NULL && i < e->n_children ? e->children[i] : NULL;
+}
+
+size_t
+tg_error_leaf_count(const tg_error *e)
+{
+	return e != NULL ? e->n_leaves : 0;
+}
+
+size_t
+tg_error_note_count(const tg_error *e)
+{
+	return e != NULL ? e->n_notes : 0;
+}
+
+const char *
+tg_error_note(const tg_error *e, size_t i)
+{
+	return e != NULL && i < e->n_notes ? e->notes[i] : NULL;
+}
+
+tg_error *
+tg_error_cause(const tg_error *e)
+{
+	return e != NULL ? e->cause : NULL;
+}
+
+tg_error *
+tg_error_context(const tg_error *e)
+{
+	return e != NULL ? e->context : NULL;
+}
+
+tg_error_origin
+tg_error_origin_of(const tg_error *e)
+{
+	tg_error_origin none = { NULL, 0, NULL };
+
+	return e != NULL ? e->origin : none;
+}
+
+tg_error_provenance
+tg_error_provenance_of(const tg_error *e)
+{
+	return tg__error_prov(e);
+}

@@ -1,0 +1,454 @@
+/*
+ * group.c - task groups: open, spawn, join with help, cancel.
+ *
+ * Theory of operation
+ * -------------------
+ * The caller's tg_group is a handle; the shared state is a group core
+ * (scheduler.h) from the owning worker's cache, so children never touch the
+ * caller's storage and a group the owner forgets to join can still be
+ * joined safely by the runtime when the owner returns.
+ *
+ * Counting without locked instructions on the common path: a spawn made
+ * on the owner's thread bumps an owner-only counter, as does a child that
+ * finishes on the owner's thread (popped from its own deque, not stolen).
+ * Spawns and completions on other threads use the shared counters with
+ * seq_cst read-modify-writes.  The group is done when
+ *     spawned_local + spawned_remote == done_local + done_remote.
+ * A remote spawn is made by a task inside the group's subtree (or by one
+ * that otherwise knows the group is open), so it happens before that
+ * task's own completion is counted; the joiner reads done_remote before
+ * spawned_remote, so it cannot see a completion without the spawns that
+ * preceded it.
+ *
+ * Errors: a failing child pushes its frame on the core's lock-free failed
+ * list (worker.c); the joiner takes the whole list once the group is done,
+ * sorts it by spawn key and builds the group node, the body's error last.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "taskgroup/cancel.h"
+#include "taskgroup/group.h"
+
+#include "alloc.h"
+#include "error_internal.h"
+#include "scheduler.h"
+
+/* The caller's handle, in tg_group's opaque storage. */
+typedef struct handle {
+	uint64_t magic;
+	tg__gcore *core;
+	/* HANDLE_OPEN until joined; read by spawners on other threads. */
+	TG_ATOMIC(uint64_t) state;
+	uint64_t unused;
+} handle;
+
+_Static_assert(sizeof(handle) <= sizeof(tg_group), "tg_group too small");
+_Static_assert(_Alignof(handle) <= _Alignof(tg_group), "tg_group alignment");
+
+#define HANDLE_MAGIC 0x7467726f75703031ULL /* "tgroup01" */
+#define HANDLE_OPEN 1
+#define HANDLE_JOINED 2
+
+/* Spawns beyond this many queued tasks run at once, inside tg_spawn:
+ * bounds memory for huge flat batches (nothing reserved per batch). */
+#define SPAWN_INLINE_DEPTH 8192
+
+/* Remote spawns get keys after every owner spawn. */
+#define REMOTE_KEY_BASE (UINT64_C(1) << 63)
+
+static handle *
+handle_of(tg_group *g)
+{
+	return (handle *)(void *)g->tg__opaque;
+}
+
+/* The handle's core if g is an initialised, open handle; else NULL and
+ * *status says why. */
+static tg__gcore *
+open_core(tg_group *g, int *status)
+{
+	handle *h;
+	uint64_t state;
+
+	if (g == NULL) {
+		*status = TG_EINVAL;
+		return NULL;
+	}
+	h = handle_of(g);
+	/* relaxed: the handle state only changes on the owner's thread at
+	 * the end of the join, after which no legal spawner remains. */
+	state = tg_atomic_load_relaxed_u64(&h->state);
+	if (h->magic != HANDLE_MAGIC ||
+	    (state != HANDLE_OPEN && state != HANDLE_JOINED)) {
+		*status = TG_EINVAL;
+		return NULL;
+	}
+	if (state == HANDLE_JOINED) {
+		*status = TG_EFINISHED;
+		return NULL;
+	}
+	*status = TG_OK;
+	return h->core;
+}
+
+static tg__gcore *
+core_alloc(tg__worker *w)
+{
+	tg__gcore *gc = w->free_cores;
+
+	if (gc != NULL) {
+		w->free_cores = gc->next_free;
+		return gc;
+	}
+	/* Cores stay in the worker's list until the pool is destroyed. */
+	gc = tg__calloc(1, sizeof(*gc));
+	if (gc == NULL)
+		return NULL;
+	gc->all_next = w->all_cores;
+	w->all_cores = gc;
+	return gc;
+}
+
+static void
+core_free(tg__worker *w, tg__gcore *gc)
+{
+	gc->next_free = w->free_cores;
+	w->free_cores = gc;
+}
+
+int
+tg_group_init(tg_group *g, const tg_group_options *opts)
+{
+	tg__worker *w = tg__self();
+	tg__gcore *gc;
+	handle *h;
+	int policy = opts != NULL ? opts->policy : TG_POLICY_FAIL_FAST;
+
+	if (g == NULL || (policy != TG_POLICY_FAIL_FAST &&
+			  policy != TG_POLICY_COLLECT_ALL))
+		return TG_EINVAL;
+	if (w == NULL || w->current == NULL)
+		return TG_ENOTASK;
+	gc = core_alloc(w);
+	if (gc == NULL)
+		return TG_ENOMEM;
+	gc->owner_worker = w;
+	gc->owner = w->current;
+	gc->enclosing = w->current->open;
+	gc->parent_scope = w->scope;
+	gc->policy = policy;
+	gc->name = opts != NULL ? opts->name : NULL;
+	gc->spawned_local = 0;
+	gc->done_local = 0;
+	/* relaxed: the core is published to other threads by the release
+	 * store of bottom when its first child is pushed. */
+	tg_atomic_store_relaxed_u64(&gc->spawned_remote, 0);
+	tg_atomic_store_relaxed_u64(&gc->done_remote, 0);
+	tg_atomic_store_relaxed_u64(&gc->cancel, 0);
+	tg_atomic_store_relaxed_u64(&gc->memo, 0);
+	tg_atomic_store_relaxed_ptr(&gc->failed, NULL);
+	w->current->open = gc;
+	tg__scope_enter(w, gc);
+
+	h = handle_of(g);
+	memset(h, 0, sizeof(*h));
+	h->magic = HANDLE_MAGIC;
+	h->core = gc;
+	/* relaxed: same publication as the core. */
+	tg_atomic_store_relaxed_u64(&h->state, HANDLE_OPEN);
+	return TG_OK;
+}
+
+int
+tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg,
+	    const tg_spawn_options *opts, const char *file, int line,
+	    const char *func)
+{
+	tg__worker *w = tg__self();
+	tg__gcore *gc;
+	tg__frame *f;
+	int status;
+
+	gc = open_core(g, &status);
+	if (gc == NULL)
+		return status;
+	if (fn == NULL)
+		return TG_EINVAL;
+	if (w == NULL || w->current == NULL)
+		return TG_ENOTASK;
+	if (tg__scope_cancelled(w->pool, gc))
+		return TG_ESHUTTINGDOWN;
+	f = tg__frame_alloc(w);
+	if (f == NULL)
+		return TG_ENOMEM;
+	f->fn = fn;
+	f->arg = arg;
+	f->group = gc;
+	f->run = NULL;
+	f->id = tg__next_task_id(w);
+	f->name = opts != NULL ? opts->name : NULL;
+	f->file = file;
+	f->func = func;
+	f->line = line;
+	f->error = NULL;
+	if (gc->owner_worker == w) {
+		f->key = gc->spawned_local++;
+	} else {
+		/* relaxed: the spawner's own completion (a seq_cst RMW on its
+		 * group, program-ordered after this) publishes the count. */
+		f->key = REMOTE_KEY_BASE +
+			 tg_atomic_faa_relaxed_u64(&gc->spawned_remote, 1);
+	}
+	if (tg__deque_size(&w->dq) >= SPAWN_INLINE_DEPTH ||
+	    !tg__deque_push(&w->dq, f)) {
+		/* Too many queued (or no memory to grow): run it now. */
+		tg__run_frame(w, f);
+		return TG_OK;
+	}
+	if (tg__park_has_sleepers(&w->pool->park))
+		tg__park_wake(&w->pool->park);
+	return TG_OK;
+}
+
+int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg)
+{
+	return tg_spawn_at(g, fn, arg, NULL, NULL, 0, NULL);
+}
+
+static bool
+group_done(tg__gcore *gc)
+{
+	/* seq_cst: pairs with the seq_cst increment of done_remote in
+	 * finish_frame (worker.c), both as the acquire side of the
+	 * children's writes and as the park re-check (park.h).  Read before
+	 * spawned_remote (see the theory above). */
+	uint64_t done = tg_atomic_load_seqcst_u64(&gc->done_remote);
+	/* relaxed: ordered after the load above, whose acquire covers the
+	 * spawns made before the completions it counts. */
+	uint64_t spawned = tg_atomic_load_relaxed_u64(&gc->spawned_remote);
+
+	return gc->spawned_local + spawned == gc->done_local + done;
+}
+
+/* Helps until every child of gc has finished: runs its own deque, steals
+ * (leapfrog hint first), and parks only when nothing is runnable. */
+static void
+wait_children(tg__worker *w, tg__gcore *gc)
+{
+	tg__pool *pool = w->pool;
+	unsigned polls = 0;
+
+	while (!group_done(gc)) {
+		tg__frame *f = tg__find_work(w, false);
+
+		if (f != NULL) {
+			tg__run_frame(w, f);
+			polls = 0;
+			continue;
+		}
+		if (++polls < TG__SPIN_POLLS) {
+			tg_atomic_pause();
+			continue;
+		}
+		{
+			uint32_t snap = tg__park_prepare(&pool->park);
+
+			if (!group_done(gc) && !tg__pool_has_work(pool, false))
+				tg__park_wait(&pool->park, snap);
+			tg__park_done(&pool->park);
+		}
+		polls = 0;
+	}
+}
+
+static int
+by_key(const void *a, const void *b)
+{
+	const tg__frame *fa = *(tg__frame *const *)a;
+	const tg__frame *fb = *(tg__frame *const *)b;
+
+	return fa->key < fb->key ? -1 : fa->key > fb->key;
+}
+
+/* Builds the join result from n sorted error frames plus the body's error
+ * (may be NULL), freeing the frames.  Small sets use the stack. */
+static tg_error *
+collect(tg__worker *w, tg__frame *failed, tg_error *body_err)
+{
+	tg__frame *stack_frames[32];
+	tg__frame **frames = stack_frames;
+	tg_error **children;
+	size_t n = 0, i, cap = 32;
+	tg__frame *f;
+	tg_error *result;
+
+	for (f = failed; f != NULL; f = f->next)
+		n++;
+	if (n == 0 && body_err == NULL)
+		return NULL;
+	if (n + 1 > cap) {
+		frames = tg__malloc((n + 1) * sizeof(*frames));
+		if (frames == NULL) {
+			/* Out of memory: keep spawn order unsorted (the list
+			 * is newest first) rather than lose anything. */
+			frames = NULL;
+		}
+	}
+	if (frames != NULL) {
+		for (i = 0, f = failed; f != NULL; f = f->next)
+			frames[i++] = f;
+		qsort(frames, n, sizeof(*frames), by_key);
+		/* Reuse the frame array as the children array: a pointer
+		 * array of the same length. */
+		children = (tg_error **)(void *)frames;
+		for (i = 0; i < n; i++) {
+			tg__frame *fr = frames[i];
+
+			children[i] = fr->error;
+			tg__frame_free(w, fr);
+		}
+	} else {
+		/* Degraded path: reverse the list in place into a chain and
+		 * build nested groups of at most 32 from the stack. */
+		tg_error *chunk[33];
+		tg_error *acc = NULL;
+		size_t k = 0;
+
+		while (failed != NULL) {
+			tg__frame *next = failed->next;
+
+			chunk[k++] = failed->error;
+			tg__frame_free(w, failed);
+			failed = next;
+			if (k == 32 || failed == NULL) {
+				if (acc != NULL)
+					chunk[k++] = acc;
+				acc = tg__error_group_for_join(k, chunk);
+				k = 0;
+			}
+		}
+		if (body_err != NULL) {
+			chunk[0] = acc;
+			chunk[1] = body_err;
+			return tg__error_group_for_join(2, chunk);
+		}
+		return acc;
+	}
+	if (body_err != NULL)
+		children[n++] = body_err;
+	result = tg__error_group_for_join(n, children);
+	if (frames != stack_frames)
+		tg__free(frames);
+	return result;
+}
+
+/* The join proper, on a validated core owned by the current task. */
+static tg_error *
+join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err)
+{
+	bool body_cancelled = false;
+	bool outside, own;
+	tg__frame *failed;
+	tg_error *result;
+
+	if (body_err != NULL && tg__error_is_cancel(body_err)) {
+		tg_error_decref(body_err);
+		body_err = NULL;
+		body_cancelled = true;
+	} else if (body_err != NULL &&
+		   (gc->policy == TG_POLICY_FAIL_FAST ||
+		    tg__error_is_fatal(body_err))) {
+		/* An error leaving the body aborts the group, as an
+		 * exception leaving `async with` does. */
+		tg__scope_cancel(w->pool, gc, TG__CANCEL_FAILED);
+	}
+	wait_children(w, gc);
+
+	/* acquire (xchg): pairs with the CAS pushes in record_failure. */
+	failed = tg_atomic_xchg_acqrel_ptr(&gc->failed, NULL);
+	/* relaxed: every writer of the bits has finished (joined). */
+	own = tg_atomic_load_relaxed_u64(&gc->cancel) != 0;
+	outside = gc->parent_scope != NULL &&
+		  tg__scope_cancelled(w->pool, gc->parent_scope);
+
+	/* Close the scope before building errors: the owner is back in the
+	 * enclosing scope. */
+	w->current->open = gc->enclosing;
+	tg__scope_enter(w, gc->parent_scope);
+
+	result = collect(w, failed, body_err);
+	if (result == NULL && (outside || (body_cancelled && !own)))
+		result = tg__error_cancelled(__FILE__, __LINE__, __func__);
+	core_free(w, gc);
+	return result;
+}
+
+tg_error *
+tg_group_join(tg_group *g, tg_error *body_err)
+{
+	tg__worker *w = tg__self();
+	tg__gcore *gc;
+	tg_error *result;
+	int status;
+
+	gc = open_core(g, &status);
+	if (gc == NULL)
+		return tg__error_usage(status, body_err,
+				       "tg_group_join: %s",
+				       status == TG_EFINISHED
+					       ? "the group was already joined"
+					       : "not an initialised group");
+	if (w == NULL || w->current != gc->owner)
+		return tg__error_usage(TG_ENOTOWNER, body_err,
+				       "tg_group_join: only the task that "
+				       "opened the group may join it");
+	if (w->current->open != gc)
+		return tg__error_usage(TG_ESTATE, body_err,
+				       "tg_group_join: a group opened inside "
+				       "this one is still open; join it first");
+	result = join_core(w, gc, body_err);
+	/* relaxed: see open_core. */
+	tg_atomic_store_relaxed_u64(&handle_of(g)->state, HANDLE_JOINED);
+	return result;
+}
+
+int
+tg_group_cancel(tg_group *g)
+{
+	tg__gcore *gc;
+	int status;
+
+	gc = open_core(g, &status);
+	if (gc == NULL)
+		return status == TG_EFINISHED ? TG_OK : status;
+	tg__scope_cancel(gc->owner_worker->pool, gc, TG__CANCEL_EXPLICIT);
+	return TG_OK;
+}
+
+tg_error *
+tg__join_abandoned(tg__worker *w, tg__frame *f, tg_error *err)
+{
+	tg_error *parts[3];
+	size_t n = 0;
+
+	while (f->open != NULL) {
+		tg__gcore *gc = f->open;
+		const char *name = gc->name;
+		tg_error *joined = join_core(w, gc, NULL);
+
+		if (err != NULL)
+			parts[n++] = err;
+		if (joined != NULL)
+			parts[n++] = joined;
+		parts[n++] = tg__error_usage(
+			TG_ESTATE, NULL,
+			"task returned without joining its task group%s%s%s",
+			name != NULL ? " \"" : "", name != NULL ? name : "",
+			name != NULL ? "\"" : "");
+		err = tg_error_group_new("task returned with an open task group",
+					 n, parts);
+		n = 0;
+	}
+	return err;
+}

@@ -1,0 +1,54 @@
+/*
+ * park.h - blocking a thread until "something changed" (an event count),
+ * on Concurrency Kit's ck_ec with the platform's wait/wake operations from
+ * futex.c (futex on Linux, a condition variable elsewhere).  Internal.
+ *
+ * Protocol (no lost wake-up): a waiter
+ *     v = tg__park_prepare(p);      // snapshot, and count itself a sleeper
+ *     if (!condition) tg__park_wait(p, v);
+ *     tg__park_done(p);
+ * and a waker makes the condition true with a seq_cst read-modify-write
+ * (or a seq_cst fence after its store) and then calls tg__park_wake(p),
+ * which does the futex wake only when somebody is counted as a sleeper.
+ * The two seq_cst pairs (sleeper count write / condition read on one side,
+ * condition write / sleeper count read on the other) are the store->load
+ * (Dekker) pattern: at least one side sees the other.
+ */
+#ifndef TG_PARK_H
+#define TG_PARK_H
+
+#include <time.h> /* struct timespec, before ck_ec.h */
+
+#include <ck_ec.h>
+#include <stdint.h>
+
+#include "atomic.h"
+
+typedef struct tg__park {
+	struct ck_ec32 ec;
+	/* Threads between prepare and done. */
+	TG_ATOMIC(uint32_t) sleepers;
+} tg__park;
+
+void tg__park_init(tg__park *p);
+uint32_t tg__park_prepare(tg__park *p);
+void tg__park_wait(tg__park *p, uint32_t snapshot);
+void tg__park_done(tg__park *p);
+/* Wakes every parked thread if any is counted; cheap when none is. */
+void tg__park_wake(tg__park *p);
+/* Wakes every parked thread unconditionally (shutdown). */
+void tg__park_wake_all(tg__park *p);
+/* True if some thread is counted as a sleeper (a hint for fast paths that
+ * may skip tg__park_wake). */
+static inline int
+tg__park_has_sleepers(tg__park *p)
+{
+	/* relaxed: a hint only; callers that must not miss a sleeper use
+	 * tg__park_wake, which reads with seq_cst. */
+	return tg_atomic_load_relaxed_u32(&p->sleepers) != 0;
+}
+
+/* The platform's ck_ec operations (futex.c). */
+extern const struct ck_ec_ops tg__ec_ops;
+
+#endif /* TG_PARK_H */

@@ -1,0 +1,207 @@
+/*
+ * pool.c - creating and destroying the worker pool, the injection queue
+ * for root tasks, and the thread-local "which worker am I".
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "taskgroup/common.h"
+
+#include "alloc.h"
+#include "scheduler.h"
+
+/* Initial deque capacity (grows on demand). */
+#define DEQUE_INITIAL 256
+
+/* initial-exec: the library is linked at start-up, so its TLS is in the
+ * static block and reading it is one fs-relative load. */
+static _Thread_local tg__worker *tls_self
+	__attribute__((tls_model("initial-exec")));
+
+tg__worker *
+tg__self(void)
+{
+	return tls_self;
+}
+
+static void *
+worker_thread(void *arg)
+{
+	tg__worker *w = arg;
+
+	tls_self = w;
+	tg__worker_loop(w);
+	tls_self = NULL;
+	return NULL;
+}
+
+static tg__worker *
+worker_new(tg__pool *pool, int index)
+{
+	/* The deque's fields are cache-line aligned: over-allocate. */
+	void *raw = tg__calloc(1, sizeof(tg__worker) + 63);
+	tg__worker *w;
+
+	if (raw == NULL)
+		return NULL;
+	w = (tg__worker *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+	w->raw = raw;
+	if (tg__deque_init(&w->dq, DEQUE_INITIAL) != 0) {
+		tg__free(raw);
+		return NULL;
+	}
+	w->pool = pool;
+	w->index = index;
+	w->seen_epoch = TG__EPOCH_NONE;
+	w->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(index + 1);
+	tg_atomic_store_relaxed_u32(&w->last_thief, UINT32_MAX);
+	return w;
+}
+
+static void
+worker_free(tg__worker *w)
+{
+	while (w->free_frames != NULL) {
+		tg__frame *f = w->free_frames;
+
+		w->free_frames = f->next;
+		tg__free(f);
+	}
+	while (w->all_cores != NULL) {
+		tg__gcore *gc = w->all_cores;
+
+		w->all_cores = gc->all_next;
+		tg__free(gc);
+	}
+	tg__deque_destroy(&w->dq);
+	tg__free(w->raw);
+}
+
+static void
+pin_thread(pthread_t thread, int index)
+{
+#if defined(__linux__)
+	cpu_set_t allowed, one;
+	int count, cpu, seen = 0;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+		return;
+	count = CPU_COUNT(&allowed);
+	if (count <= 0)
+		return;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed))
+			continue;
+		if (seen++ == index % count) {
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			/* Best effort: pinning is an optimisation. */
+			(void)pthread_setaffinity_np(thread, sizeof(one), &one);
+			return;
+		}
+	}
+#else
+	(void)thread;
+	(void)index;
+#endif
+}
+
+static void
+stop_workers(tg__pool *pool)
+{
+	int i;
+
+	/* seq_cst RMW: orders stop before the unconditional wake below: a
+	 * worker's park snapshot either predates the wake (its wait returns)
+	 * or follows it (its re-check sees stop). */
+	tg_atomic_faa_seqcst_u32(&pool->stop, 1);
+	tg__park_wake_all(&pool->park);
+	for (i = 0; i < pool->nworkers; i++)
+		if (pool->workers[i] != NULL && pool->workers[i]->started)
+			pthread_join(pool->workers[i]->thread, NULL);
+}
+
+int
+tg__pool_create(tg__pool **out, int nworkers, bool pin)
+{
+	tg__pool *pool;
+	int i, rc = TG_OK;
+
+	pool = tg__calloc(1, sizeof(*pool) + 63);
+	if (pool == NULL)
+		return TG_ENOMEM;
+	/* calloc gives 16-byte alignment; the _Alignas fields only need to
+	 * sit on distinct lines, which the padding between them ensures. */
+	pool->nworkers = nworkers;
+	pool->workers = tg__calloc((size_t)nworkers, sizeof(tg__worker *));
+	if (pool->workers == NULL) {
+		tg__free(pool);
+		return TG_ENOMEM;
+	}
+	/* Epoch 0 never appears in a memo (0 = "no memo"). */
+	tg_atomic_store_relaxed_u64(&pool->cancel_epoch, 1);
+	tg__park_init(&pool->park);
+	if (pthread_mutex_init(&pool->inject_lock, NULL) != 0) {
+		tg__free(pool->workers);
+		tg__free(pool);
+		return TG_EAGAIN;
+	}
+	for (i = 0; i < nworkers; i++) {
+		pool->workers[i] = worker_new(pool, i);
+		if (pool->workers[i] == NULL) {
+			rc = TG_ENOMEM;
+			goto fail;
+		}
+	}
+	/* pthread_create orders everything above before each worker's
+	 * first instruction. */
+	for (i = 0; i < nworkers; i++) {
+		tg__worker *w = pool->workers[i];
+
+		if (pthread_create(&w->thread, NULL, worker_thread, w) != 0) {
+			rc = TG_EAGAIN;
+			goto fail;
+		}
+		w->started = true;
+		if (pin)
+			pin_thread(w->thread, i);
+	}
+	*out = pool;
+	return TG_OK;
+fail:
+	tg__pool_destroy(pool);
+	return rc;
+}
+
+void
+tg__pool_destroy(tg__pool *pool)
+{
+	int i;
+
+	stop_workers(pool);
+	for (i = 0; i < pool->nworkers; i++)
+		if (pool->workers[i] != NULL)
+			worker_free(pool->workers[i]);
+	pthread_mutex_destroy(&pool->inject_lock);
+	tg__free(pool->workers);
+	tg__free(pool);
+}
+
+void
+tg__pool_inject(tg__pool *pool, tg__frame *f)
+{
+	f->next = NULL;
+	pthread_mutex_lock(&pool->inject_lock);
+	if (pool->inject_tail != NULL)
+		pool->inject_tail->next = f;
+	else
+		pool->inject_head = f;
+	pool->inject_tail = f;
+	/* seq_cst RMW: the count is what a parking worker re-checks; pairs
+	 * with the seq_cst load in tg__pool_has_work (park.h protocol). */
+	tg_atomic_faa_seqcst_u64(&pool->inject_count, 1);
+	pthread_mutex_unlock(&pool->inject_lock);
+	tg__park_wake(&pool->park);
+}

@@ -1,0 +1,299 @@
+/*
+ * worker.c - what a worker thread does: run frames, find work (own deque,
+ * then stealing, then the injection queue), spin, park; plus the per-worker
+ * frame cache and task ids.
+ *
+ * Theory of operation
+ * -------------------
+ * A worker pops its own deque LIFO and steals FIFO from a random victim,
+ * trying first the worker that last stole from it (its "leapfrog hint":
+ * whoever stole our tasks is likely to hold their children).  An idle
+ * worker spins for TG__SPIN_POLLS polls, then parks on the pool's event
+ * count (park.h).  Wake-ups:
+ *  - a root injected from outside always wakes sleepers (seq_cst protocol);
+ *  - a spawn wakes sleepers only if the relaxed sleeper hint is non-zero.
+ *    A spawn that misses a sleeper that is just parking loses no work: the
+ *    spawner itself runs its own deque before it can wait on anything, so
+ *    the cost is parallelism for a moment, never progress;
+ *  - a completion on a worker other than the group owner's wakes with the
+ *    seq_cst protocol, because the owner may be parked in its join.
+ */
+#include <sched.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "error_internal.h"
+#include "scheduler.h"
+
+/* Frames kept per worker beyond which freed frames go back to malloc. */
+#define FRAME_CACHE_MAX 4096
+/* Task ids are reserved from the global counter in blocks. */
+#define ID_BLOCK 4096
+
+/* Next unreserved task id block (ids start at 1). */
+static TG_ATOMIC(uint64_t) id_counter = 1;
+
+uint64_t
+tg__next_task_id(tg__worker *w)
+{
+	if (w->next_id == w->id_limit) {
+		/* relaxed: ids only need to be unique, not ordered. */
+		w->next_id = tg_atomic_faa_relaxed_u64(&id_counter, ID_BLOCK);
+		w->id_limit = w->next_id + ID_BLOCK;
+	}
+	return w->next_id++;
+}
+
+uint64_t
+tg__next_root_id(void)
+{
+	/* relaxed: ids only need to be unique. */
+	return tg_atomic_faa_relaxed_u64(&id_counter, 1);
+}
+
+tg__frame *
+tg__frame_alloc(tg__worker *w)
+{
+	tg__frame *f = w->free_frames;
+
+	if (f != NULL) {
+		w->free_frames = f->next;
+		w->free_frame_count--;
+		return f;
+	}
+	return tg__malloc(sizeof(*f));
+}
+
+void
+tg__frame_free(tg__worker *w, tg__frame *f)
+{
+	if (w->free_frame_count >= FRAME_CACHE_MAX) {
+		tg__free(f);
+		return;
+	}
+	f->next = w->free_frames;
+	w->free_frames = f;
+	w->free_frame_count++;
+}
+
+/* xorshift64*: victim selection only. */
+static uint32_t
+next_random(tg__worker *w)
+{
+	uint64_t x = w->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	w->rng = x;
+	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* Records a failed child on its group: the error goes on the group's
+ * lock-free list; fail-fast (or a fatal error) cancels the group. */
+static void
+record_failure(tg__pool *pool, tg__gcore *gc, tg__frame *f, tg_error *err)
+{
+	void *head;
+
+	f->error = err;
+	do {
+		/* relaxed: the CAS below is what publishes. */
+		head = tg_atomic_load_relaxed_ptr(&gc->failed);
+		f->next = head;
+		/* seq_cst CAS (release side): publishes f->error and f->next.
+		 * Pairs with the acquire exchange in the join's collect. */
+	} while (!tg_atomic_cas_seqcst_ptr(&gc->failed, head, f));
+	if (gc->policy == TG_POLICY_FAIL_FAST || tg__error_is_fatal(err))
+		tg__scope_cancel(pool, gc, TG__CANCEL_FAILED);
+}
+
+/* The end of a task (or of a child skipped as cancelled): hand its error
+ * to its group (or its run) and count it done.  After the count, the group
+ * may be joined and recycled at once: touch nothing of it afterwards. */
+static void
+finish_frame(tg__worker *w, tg__frame *f, tg_error *err)
+{
+	tg__gcore *gc = f->group;
+
+	if (f->run != NULL) {
+		tg__run_complete(f->run, err);
+		tg__frame_free(w, f);
+		return;
+	}
+	if (err != NULL && tg__error_is_cancel(err)) {
+		/* Cancellations are never leaves (DESIGN.md 2.4). */
+		tg_error_decref(err);
+		err = NULL;
+	}
+	if (err != NULL)
+		record_failure(w->pool, gc, f, err);
+	if (gc->owner_worker == w) {
+		gc->done_local++;
+	} else {
+		/* seq_cst RMW: publishes this task's writes (and its failure
+		 * record) to the joiner, which reads done_remote with seq_cst;
+		 * and orders the count before the sleeper check in
+		 * tg__park_wake (the owner may be parked in its join). */
+		tg_atomic_faa_seqcst_u64(&gc->done_remote, 1);
+		tg__park_wake(&w->pool->park);
+	}
+	if (err == NULL)
+		tg__frame_free(w, f);
+}
+
+void
+tg__run_frame(tg__worker *w, tg__frame *f)
+{
+	tg__frame *saved_frame = w->current;
+	tg__gcore *saved_scope = w->scope;
+	tg_error *err;
+
+	if (f->group != NULL && tg__scope_cancelled(w->pool, f->group)) {
+		/* Skipped: cancelled before it started; never runs. */
+		finish_frame(w, f, NULL);
+		return;
+	}
+	f->worker = w->index;
+	f->open = NULL;
+	w->current = f;
+	tg__scope_enter(w, f->group);
+	err = f->fn(f->arg);
+	if (f->open != NULL)
+		err = tg__join_abandoned(w, f, err);
+	w->current = saved_frame;
+	tg__scope_enter(w, saved_scope);
+	finish_frame(w, f, err);
+}
+
+static tg__frame *
+inject_take(tg__pool *pool)
+{
+	tg__frame *f;
+
+	/* relaxed: a hint; the list itself is read under the lock. */
+	if (tg_atomic_load_relaxed_u64(&pool->inject_count) == 0)
+		return NULL;
+	pthread_mutex_lock(&pool->inject_lock);
+	f = pool->inject_head;
+	if (f != NULL) {
+		pool->inject_head = f->next;
+		if (pool->inject_head == NULL)
+			pool->inject_tail = NULL;
+		tg_atomic_faa_relaxed_u64(&pool->inject_count, (uint64_t)-1);
+	}
+	pthread_mutex_unlock(&pool->inject_lock);
+	return f;
+}
+
+static tg__frame *
+steal_from(tg__worker *w, tg__worker *victim)
+{
+	void *item;
+	int tries;
+
+	/* A lost race means someone else made progress; retry a little. */
+	for (tries = 0; tries < 4; tries++) {
+		switch (tg__deque_steal(&victim->dq, &item)) {
+		case TG__STEAL_OK:
+			/* relaxed: a scheduling hint only. */
+			tg_atomic_store_relaxed_u32(&victim->last_thief,
+						    (uint32_t)w->index);
+			return item;
+		case TG__STEAL_EMPTY:
+			return NULL;
+		case TG__STEAL_LOST:
+			break;
+		}
+	}
+	return NULL;
+}
+
+tg__frame *
+tg__find_work(tg__worker *w, bool take_roots)
+{
+	tg__pool *pool = w->pool;
+	int n = pool->nworkers;
+	tg__frame *f = tg__deque_take(&w->dq);
+	uint32_t hint;
+	int start, i;
+
+	if (f != NULL || n == 1)
+		goto roots;
+	/* relaxed: a hint (see steal_from). */
+	hint = tg_atomic_load_relaxed_u32(&w->last_thief);
+	if (hint < (uint32_t)n && hint != (uint32_t)w->index) {
+		f = steal_from(w, pool->workers[hint]);
+		if (f != NULL)
+			return f;
+	}
+	start = (int)(next_random(w) % (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		tg__worker *victim = pool->workers[(start + i) % n];
+
+		if (victim == w || tg__deque_looks_empty(&victim->dq))
+			continue;
+		f = steal_from(w, victim);
+		if (f != NULL)
+			return f;
+	}
+roots:
+	if (f == NULL && take_roots)
+		f = inject_take(pool);
+	return f;
+}
+
+bool
+tg__pool_has_work(tg__pool *pool, bool roots)
+{
+	int i;
+
+	/* seq_cst: the parking re-check (park.h) pairs with the injector's
+	 * seq_cst increment. */
+	if (roots && tg_atomic_load_seqcst_u64(&pool->inject_count) != 0)
+		return true;
+	for (i = 0; i < pool->nworkers; i++)
+		if (!tg__deque_looks_empty(&pool->workers[i]->dq))
+			return true;
+	return false;
+}
+
+static bool
+stopping(tg__pool *pool)
+{
+	/* acquire: pairs with the seq_cst RMW in tg__pool_destroy. */
+	return tg_atomic_load_acquire_u32(&pool->stop) != 0;
+}
+
+void
+tg__worker_loop(tg__worker *w)
+{
+	tg__pool *pool = w->pool;
+	unsigned polls = 0;
+
+	for (;;) {
+		tg__frame *f = tg__find_work(w, true);
+
+		if (f != NULL) {
+			tg__run_frame(w, f);
+			polls = 0;
+			continue;
+		}
+		if (stopping(pool))
+			break;
+		if (++polls < TG__SPIN_POLLS) {
+			tg_atomic_pause();
+			if ((polls & 63) == 0)
+				sched_yield();
+			continue;
+		}
+		{
+			uint32_t snap = tg__park_prepare(&pool->park);
+
+			if (!tg__pool_has_work(pool, true) && !stopping(pool))
+				tg__park_wait(&pool->park, snap);
+			tg__park_done(&pool->park);
+		}
+		polls = 0;
+	}
+}

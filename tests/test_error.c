@@ -1,0 +1,888 @@
+/*
+ * test_error.c - errors: creation, types, errno mapping, notes, cause,
+ * reference counting and the out-of-memory stand-ins.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "taskgroup/error.h"
+
+#include "error_internal.h"
+
+/* ------------------------------------------------------------------ */
+/* A counting allocator that can fail: fail_at == k fails the k-th
+ * allocation from now (0-based) only; fail_all fails every one. */
+
+static long live;
+static long calls;
+static long fail_at = -1;
+static int fail_all;
+
+static int
+should_fail(void)
+{
+	long n = calls++;
+
+	return fail_all || n == fail_at;
+}
+
+static void *
+t_malloc(size_t n)
+{
+	void *p = should_fail() ? NULL : malloc(n);
+
+	live += p != NULL;
+	return p;
+}
+
+static void *
+t_calloc(size_t c, size_t n)
+{
+	void *p = should_fail() ? NULL : calloc(c, n);
+
+	live += p != NULL;
+	return p;
+}
+
+static void *
+t_realloc(void *old, size_t n)
+{
+	void *p = should_fail() ? NULL : realloc(old, n);
+
+	live += p != NULL && old == NULL;
+	return p;
+}
+
+static void
+t_free(void *p)
+{
+	live -= p != NULL;
+	free(p);
+}
+
+static const tg_allocator counting = { t_malloc, t_calloc, t_realloc, t_free };
+
+static int
+setup(void **state)
+{
+	(void)state;
+	live = calls = 0;
+	fail_at = -1;
+	fail_all = 0;
+	return tg_set_allocator(&counting) == TG_OK ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	fail_all = 0;
+	fail_at = -1;
+	assert_int_equal(live, 0); /* every test frees what it made */
+	return tg_reset_allocator();
+}
+
+TG_DEFINE_ERROR_TYPE(my_ParseError, "ParseError", &tg_ValueError);
+
+/* ------------------------------------------------------------------ */
+/* Creation and types                                                   */
+
+static void
+test_error_new_records_type_message_origin(void **state)
+{
+	tg_error *e = TG_RAISE(&tg_ValueError, "bad %d", 42);
+	tg_error_origin o = tg_error_origin_of(e);
+
+	(void)state;
+	assert_ptr_equal(tg_error_type_of(e), &tg_ValueError);
+	assert_string_equal(tg_error_message(e), "bad 42");
+	assert_int_equal(tg_error_code(e), 0);
+	assert_string_equal(o.file, __FILE__);
+	assert_int_equal(o.line, __LINE__ - 8);
+	assert_string_equal(o.func, __func__);
+	assert_false(tg_error_is_group(e));
+	assert_int_equal(tg_error_count(e), 0);
+	assert_int_equal(tg_error_leaf_count(e), 1);
+	assert_null(tg_error_cause(e));
+	assert_null(tg_error_context(e));
+	tg_error_decref(e);
+}
+
+static void
+test_error_new_with_code(void **state)
+{
+	tg_error *e = TG_RAISE_CODE(&tg_RuntimeError, 77, "x");
+
+	(void)state;
+	assert_int_equal(tg_error_code(e), 77);
+	tg_error_decref(e);
+}
+
+static void
+test_error_new_null_type_gives_type_error(void **state)
+{
+	tg_error *e = tg_error_new_at(NULL, 0, "f.c", 1, "f", "x");
+
+	(void)state;
+	assert_true(tg_error_is(e, &tg_TypeError));
+	tg_error_decref(e);
+}
+
+static void
+test_error_new_group_type_gives_type_error(void **state)
+{
+	tg_error *e = TG_RAISE(&tg_ExceptionGroup, "x");
+
+	(void)state;
+	assert_true(tg_error_is(e, &tg_TypeError));
+	assert_false(tg_error_is_group(e));
+	tg_error_decref(e);
+}
+
+static void
+test_error_type_names_match_python(void **state)
+{
+	static const struct {
+		const tg_error_type *t;
+		const char *name;
+	} v[] = {
+		{ &tg_BaseException, "BaseException" },
+		{ &tg_Exception, "Exception" },
+		{ &tg_ValueError, "ValueError" },
+		{ &tg_FileNotFoundError, "FileNotFoundError" },
+		{ &tg_UnicodeDecodeError, "UnicodeDecodeError" },
+		{ &tg_CancelledError, "CancelledError" },
+		{ &tg_Interrupt, "Interrupt" },
+		{ &tg_ExceptionGroup, "ExceptionGroup" },
+		{ &tg_BaseExceptionGroup, "BaseExceptionGroup" },
+		{ &tg_MemoryError, "MemoryError" },
+		{ &tg_BrokenBarrierError, "BrokenBarrierError" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		assert_string_equal(v[i].t->name, v[i].name);
+}
+
+static void
+test_error_type_hierarchy(void **state)
+{
+	(void)state;
+	assert_true(tg_error_type_is(&tg_FileNotFoundError, &tg_OSError));
+	assert_true(tg_error_type_is(&tg_FileNotFoundError, &tg_Exception));
+	assert_true(tg_error_type_is(&tg_BrokenPipeError, &tg_ConnectionError));
+	assert_true(tg_error_type_is(&tg_UnicodeDecodeError, &tg_ValueError));
+	assert_true(tg_error_type_is(&tg_NotImplementedError,
+				     &tg_RuntimeError));
+	assert_true(tg_error_type_is(&tg_BrokenBarrierError, &tg_RuntimeError));
+	assert_false(tg_error_type_is(&tg_CancelledError, &tg_Exception));
+	assert_true(tg_error_type_is(&tg_CancelledError, &tg_BaseException));
+	assert_false(tg_error_type_is(&tg_Interrupt, &tg_Exception));
+	assert_true(tg_error_type_is(&tg_ExceptionGroup, &tg_Exception));
+	assert_true(tg_error_type_is(&tg_ExceptionGroup,
+				     &tg_BaseExceptionGroup));
+	assert_false(tg_error_type_is(&tg_BaseExceptionGroup, &tg_Exception));
+	assert_false(tg_error_type_is(&tg_ValueError, &tg_TypeError));
+	assert_false(tg_error_type_is(NULL, &tg_Exception));
+	assert_false(tg_error_type_is(&tg_Exception, NULL));
+	assert_true(tg_Interrupt.flags & TG_ERROR_TYPE_FATAL);
+	assert_true(tg_CancelledError.flags & TG_ERROR_TYPE_CANCEL);
+}
+
+static void
+test_error_user_type_macro(void **state)
+{
+	tg_error *e = TG_RAISE(&my_ParseError, "line %d", 3);
+
+	(void)state;
+	assert_true(tg_error_is(e, &my_ParseError));
+	assert_true(tg_error_is(e, &tg_ValueError));
+	assert_true(tg_error_is(e, &tg_Exception));
+	assert_false(tg_error_is(e, &tg_TypeError));
+	assert_false(tg_error_is(NULL, &tg_Exception));
+	tg_error_decref(e);
+}
+
+static void
+test_error_errno_mapping(void **state)
+{
+	static const struct {
+		int errnum;
+		const tg_error_type *t;
+	} v[] = {
+		{ ENOENT, &tg_FileNotFoundError },
+		{ EACCES, &tg_PermissionError },
+		{ EPERM, &tg_PermissionError },
+		{ EEXIST, &tg_FileExistsError },
+		{ EAGAIN, &tg_BlockingIOError },
+		{ EINPROGRESS, &tg_BlockingIOError },
+		{ ECHILD, &tg_ChildProcessError },
+		{ EPIPE, &tg_BrokenPipeError },
+		{ ECONNABORTED, &tg_ConnectionAbortedError },
+		{ ECONNREFUSED, &tg_ConnectionRefusedError },
+		{ ECONNRESET, &tg_ConnectionResetError },
+		{ EINTR, &tg_InterruptedError },
+		{ EISDIR, &tg_IsADirectoryError },
+		{ ENOTDIR, &tg_NotADirectoryError },
+		{ ESRCH, &tg_ProcessLookupError },
+		{ ETIMEDOUT, &tg_TimeoutError },
+		{ EINVAL, &tg_OSError },
+		{ 0, &tg_OSError },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		assert_ptr_equal(tg_error_type_for_errno(v[i].errnum), v[i].t);
+}
+
+static void
+test_error_from_errno_message(void **state)
+{
+	tg_error *e = tg_error_from_errno(ENOENT, "'%s'", "wrong_name.txt");
+	char want[256];
+
+	(void)state;
+	snprintf(want, sizeof(want), "[Errno %d] %s: 'wrong_name.txt'",
+		 ENOENT, strerror(ENOENT));
+	assert_true(tg_error_is(e, &tg_FileNotFoundError));
+	assert_true(tg_error_is(e, &tg_OSError));
+	assert_int_equal(tg_error_code(e), ENOENT);
+	assert_string_equal(tg_error_message(e), want);
+	assert_string_equal(tg_error_origin_of(e).func, __func__);
+	tg_error_decref(e);
+}
+
+static void
+test_error_from_errno_empty_text(void **state)
+{
+	tg_error *e = tg_error_from_errno(EACCES, "%s", "");
+	char want[256];
+
+	(void)state;
+	snprintf(want, sizeof(want), "[Errno %d] %s", EACCES, strerror(EACCES));
+	assert_string_equal(tg_error_message(e), want);
+	assert_true(tg_error_is(e, &tg_PermissionError));
+	tg_error_decref(e);
+}
+
+static void
+test_error_provenance_outside_task(void **state)
+{
+	tg_error *e = TG_RAISE(&tg_ValueError, "x");
+	tg_error_provenance p = tg_error_provenance_of(e);
+
+	(void)state;
+	assert_int_equal(p.task_id, 0);
+	assert_int_equal(p.worker, -1);
+	assert_int_equal(p.depth, 0);
+	assert_null(p.task_name);
+	tg_error_decref(e);
+}
+
+static void
+test_error_null_readers(void **state)
+{
+	(void)state;
+	assert_null(tg_error_type_of(NULL));
+	assert_null(tg_error_message(NULL));
+	assert_int_equal(tg_error_code(NULL), 0);
+	assert_int_equal(tg_error_count(NULL), 0);
+	assert_null(tg_error_child(NULL, 0));
+	assert_int_equal(tg_error_leaf_count(NULL), 0);
+	assert_int_equal(tg_error_note_count(NULL), 0);
+	assert_null(tg_error_note(NULL, 0));
+	assert_null(tg_error_cause(NULL));
+	assert_null(tg_error_incref(NULL));
+	tg_error_decref(NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Notes                                                                */
+
+static void
+test_error_notes_add_and_read(void **state)
+{
+	tg_error *e = TG_RAISE(&tg_ValueError, "678");
+
+	(void)state;
+	assert_int_equal(tg_error_add_note(e, "Enriching %s", "Exceptions"),
+			 TG_OK);
+	assert_int_equal(tg_error_add_note(e, "Python 3.11"), TG_OK);
+	assert_int_equal(tg_error_note_count(e), 2);
+	assert_string_equal(tg_error_note(e, 0), "Enriching Exceptions");
+	assert_string_equal(tg_error_note(e, 1), "Python 3.11");
+	assert_null(tg_error_note(e, 2));
+	tg_error_decref(e);
+}
+
+static void
+test_error_notes_refused_when_shared(void **state)
+{
+	tg_error *e = TG_RAISE(&tg_ValueError, "x");
+
+	(void)state;
+	tg_error_incref(e);
+	assert_int_equal(tg_error_add_note(e, "n"), TG_ESTATE);
+	assert_int_equal(tg_error_note_count(e), 0);
+	tg_error_decref(e);
+	assert_int_equal(tg_error_add_note(e, "n"), TG_OK);
+	assert_int_equal(tg_error_add_note(NULL, "n"), TG_EINVAL);
+	assert_int_equal(tg_error_add_note(tg_error_oom(), "n"), TG_ESTATE);
+	tg_error_decref(e);
+}
+
+static void
+test_error_notes_oom_leaves_error_unchanged(void **state)
+{
+	tg_error *e = TG_RAISE(&tg_ValueError, "x");
+
+	(void)state;
+	fail_all = 1;
+	assert_int_equal(tg_error_add_note(e, "n"), TG_ENOMEM);
+	fail_all = 0;
+	assert_int_equal(tg_error_note_count(e), 0);
+	fail_at = calls + 1; /* the note's text succeeds, the array fails */
+	assert_int_equal(tg_error_add_note(e, "n"), TG_ENOMEM);
+	assert_int_equal(tg_error_note_count(e), 0);
+	tg_error_decref(e);
+}
+
+static void
+test_error_with_note_in_place_when_unshared(void **state)
+{
+	tg_error *e = TG_RAISE(&tg_ValueError, "x");
+	tg_error *r = tg_error_with_note(e, "note %d", 1);
+
+	(void)state;
+	assert_ptr_equal(r, e);
+	assert_string_equal(tg_error_note(r, 0), "note 1");
+	assert_null(tg_error_with_note(NULL, "n"));
+	tg_error_decref(r);
+}
+
+static void
+test_error_with_note_copies_when_shared(void **state)
+{
+	tg_error *kids[2] = { TG_RAISE(&tg_ValueError, "a"),
+			      TG_RAISE(&tg_TypeError, "b") };
+	tg_error *g = tg_error_group_new("g", 2, kids);
+	tg_error *keep = tg_error_incref(g);
+	tg_error *r = tg_error_with_note(g, "added");
+
+	(void)state;
+	assert_ptr_not_equal(r, keep);
+	assert_int_equal(tg_error_note_count(keep), 0);
+	assert_int_equal(tg_error_note_count(r), 1);
+	assert_string_equal(tg_error_message(r), "g");
+	assert_ptr_equal(tg_error_child(r, 0), tg_error_child(keep, 0));
+	assert_ptr_equal(tg_error_child(r, 1), tg_error_child(keep, 1));
+	assert_ptr_equal(tg_error_type_of(r), &tg_ExceptionGroup);
+	tg_error_decref(r);
+	tg_error_decref(keep);
+}
+
+static void
+test_error_with_note_on_immortal_oom_copies(void **state)
+{
+	tg_error *r = tg_error_with_note(tg_error_oom(), "while parsing");
+
+	(void)state;
+	assert_ptr_not_equal(r, tg_error_oom());
+	assert_true(tg_error_is(r, &tg_MemoryError));
+	assert_int_equal(tg_error_note_count(tg_error_oom()), 0);
+	tg_error_decref(r);
+	fail_all = 1;
+	assert_ptr_equal(tg_error_with_note(tg_error_oom(), "x"), tg_error_oom());
+}
+
+/* ------------------------------------------------------------------ */
+/* Cause                                                                */
+
+static void
+test_error_cause_set_and_replace(void **state)
+{
+	tg_error *e = TG_RAISE(&tg_RuntimeError, "outer");
+	tg_error *c1 = TG_RAISE(&tg_ValueError, "c1");
+	tg_error *c2 = TG_RAISE(&tg_ValueError, "c2");
+
+	(void)state;
+	assert_int_equal(tg_error_set_cause(e, c1), TG_OK);
+	assert_ptr_equal(tg_error_cause(e), c1);
+	assert_int_equal(tg_error_set_cause(e, c2), TG_OK);
+	assert_ptr_equal(tg_error_cause(e), c2);
+	assert_int_equal(tg_error_set_cause(e, NULL), TG_OK);
+	assert_null(tg_error_cause(e));
+	tg_error_decref(e);
+}
+
+static void
+test_error_cause_refuses_cycle(void **state)
+{
+	tg_error *a = TG_RAISE(&tg_ValueError, "a");
+	tg_error *kids[1] = { a };
+	tg_error *g = tg_error_group_new("g", 1, kids);
+	tg_error *borrowed = tg_error_child(g, 0);
+
+	(void)state;
+	/* a is held only by g: refs == 1, yet g contains it. */
+	assert_int_equal(tg_error_set_cause(borrowed, tg_error_incref(g)),
+			 TG_EINVAL);
+	assert_null(tg_error_cause(borrowed));
+	tg_error_incref(g);
+	assert_int_equal(tg_error_set_cause(g, g), TG_EINVAL);
+	assert_int_equal(tg_error_set_cause(NULL, TG_RAISE(&tg_ValueError, "x")),
+			 TG_EINVAL);
+	tg_error_decref(g);
+}
+
+static void
+test_error_cause_refused_when_shared(void **state)
+{
+	tg_error *e = TG_RAISE(&tg_RuntimeError, "outer");
+
+	(void)state;
+	tg_error_incref(e);
+	assert_int_equal(tg_error_set_cause(e, TG_RAISE(&tg_ValueError, "c")),
+			 TG_ESTATE);
+	assert_null(tg_error_cause(e));
+	tg_error_decref(e);
+	tg_error_decref(e);
+}
+
+static void
+test_error_usage_keeps_attached_as_context(void **state)
+{
+	tg_error *att = TG_RAISE(&tg_ValueError, "handed over");
+	tg_error *e = tg__error_usage(TG_EFINISHED, att, "spawn into %s",
+				      "a finished group");
+
+	(void)state;
+	assert_true(tg_error_is(e, &tg_RuntimeError));
+	assert_int_equal(tg_error_code(e), TG_EFINISHED);
+	assert_string_equal(tg_error_message(e), "spawn into a finished group");
+	assert_ptr_equal(tg_error_context(e), att);
+	tg_error_decref(e);
+}
+
+static void
+test_error_usage_under_oom_releases_attached(void **state)
+{
+	tg_error *att = TG_RAISE(&tg_ValueError, "x");
+	tg_error *e;
+
+	(void)state;
+	fail_all = 1;
+	e = tg__error_usage(TG_EINVAL, att, "y");
+	fail_all = 0;
+	assert_ptr_equal(e, tg_error_oom());
+}
+
+static void
+test_error_cancelled_is_cancel(void **state)
+{
+	tg_error *e = tg__error_cancelled("c.c", 9, "f");
+
+	(void)state;
+	assert_true(tg__error_is_cancel(e));
+	assert_true(tg_error_is(e, &tg_CancelledError));
+	assert_false(tg_error_is(e, &tg_Exception));
+	assert_false(tg__error_is_fatal(e));
+	assert_int_equal(tg_error_origin_of(e).line, 9);
+	tg_error_decref(e);
+	assert_false(tg__error_is_cancel(NULL));
+}
+
+/* ------------------------------------------------------------------ */
+/* Reference counting and memory                                        */
+
+static void
+test_error_refcount_incref_decref(void **state)
+{
+	tg_error *e = TG_RAISE(&tg_ValueError, "x");
+
+	(void)state;
+	assert_ptr_equal(tg_error_incref(e), e);
+	tg_error_incref(e);
+	tg_error_decref(e);
+	tg_error_decref(e);
+	assert_true(live > 0);
+	tg_error_decref(e);
+	assert_int_equal(live, 0);
+}
+
+static void
+test_error_oom_is_immortal(void **state)
+{
+	tg_error *m = tg_error_oom();
+
+	(void)state;
+	assert_true(tg_error_is(m, &tg_MemoryError));
+	assert_ptr_equal(tg_error_incref(m), m);
+	tg_error_decref(m);
+	tg_error_decref(m);
+	tg_error_decref(m);
+	assert_true(tg_error_is(tg_error_oom(), &tg_MemoryError));
+	assert_int_equal(tg_error_leaf_count(m), 1);
+}
+
+static void
+test_error_new_under_oom_returns_memory_error(void **state)
+{
+	(void)state;
+	fail_all = 1;
+	assert_ptr_equal(TG_RAISE(&tg_ValueError, "x"), tg_error_oom());
+	assert_ptr_equal(tg_error_from_errno(ENOENT, "x"), tg_error_oom());
+	assert_ptr_equal(tg__error_cancelled("a", 1, "b"), tg_error_oom());
+	fail_all = 0;
+	/* the message fits, the node does not */
+	fail_at = calls + 1;
+	assert_ptr_equal(TG_RAISE(&tg_ValueError, "x"), tg_error_oom());
+}
+
+struct share_arg {
+	tg_error *e;
+	int rounds;
+};
+
+static void *
+share_thread(void *p)
+{
+	struct share_arg *a = p;
+	int i;
+
+	for (i = 0; i < a->rounds; i++)
+		tg_error_decref(tg_error_incref(a->e));
+	tg_error_decref(a->e); /* the reference this thread was given */
+	return NULL;
+}
+
+static void
+test_error_refcount_across_threads(void **state)
+{
+	enum { THREADS = 4 };
+	pthread_t th[THREADS];
+	struct share_arg a = { TG_RAISE(&tg_ValueError, "shared"), 20000 };
+	int i;
+
+	(void)state;
+	for (i = 0; i < THREADS; i++)
+		tg_error_incref(a.e);
+	for (i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, share_thread, &a),
+				 0);
+	tg_error_decref(a.e);
+	for (i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(live, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Group nodes                                                          */
+
+static void
+test_error_group_new_basic(void **state)
+{
+	tg_error *kids[3] = { TG_RAISE(&tg_ValueError, "1"),
+			      TG_RAISE(&tg_TypeError, "int"),
+			      TG_RAISE(&tg_ValueError, "2") };
+	tg_error *k0 = kids[0];
+	tg_error *g = tg_error_group_new("simple eg", 3, kids);
+
+	(void)state;
+	assert_true(tg_error_is_group(g));
+	assert_ptr_equal(tg_error_type_of(g), &tg_ExceptionGroup);
+	assert_true(tg_error_is(g, &tg_Exception));
+	assert_string_equal(tg_error_message(g), "simple eg");
+	assert_int_equal(tg_error_count(g), 3);
+	assert_int_equal(tg_error_leaf_count(g), 3);
+	assert_ptr_equal(tg_error_child(g, 0), k0);
+	assert_null(tg_error_child(g, 3));
+	tg_error_decref(g);
+}
+
+static void
+test_error_group_base_when_child_not_exception(void **state)
+{
+	tg_error *kids[2] = { TG_RAISE(&tg_ValueError, "1"),
+			      TG_RAISE(&tg_Interrupt, "2") };
+	tg_error *g = tg_error_group_new("beg", 2, kids);
+	tg_error *outer_kids[1] = { g };
+	tg_error *outer;
+
+	(void)state;
+	assert_ptr_equal(tg_error_type_of(g), &tg_BaseExceptionGroup);
+	assert_false(tg_error_is(g, &tg_Exception));
+	assert_true(tg__error_is_fatal(g));
+	outer = tg_error_group_new("outer", 1, outer_kids);
+	assert_ptr_equal(tg_error_type_of(outer), &tg_BaseExceptionGroup);
+	assert_true(tg__error_is_fatal(outer));
+	tg_error_decref(outer);
+}
+
+static void
+test_error_group_rejects_bad_args(void **state)
+{
+	tg_error *a = TG_RAISE(&tg_ValueError, "a");
+	tg_error *kids[2] = { a, NULL };
+
+	(void)state;
+	assert_null(tg_error_group_new(NULL, 1, kids));
+	assert_null(tg_error_group_new("m", 0, kids));
+	assert_null(tg_error_group_new("m", 1, NULL));
+	assert_null(tg_error_group_new("m", 2, kids));
+	tg_error_decref(a); /* nothing was consumed */
+}
+
+static void
+test_error_join_group_message(void **state)
+{
+	tg_error *kids[2] = { TG_RAISE(&tg_ValueError, "a"),
+			      TG_RAISE(&tg_Interrupt, "b") };
+	tg_error *g = tg__error_group_for_join(2, kids);
+
+	(void)state;
+	assert_string_equal(tg_error_message(g),
+			    "unhandled errors in a task group");
+	assert_ptr_equal(tg_error_type_of(g), &tg_BaseExceptionGroup);
+	assert_true(tg__error_is_fatal(g));
+	tg_error_decref(g);
+}
+
+static int
+collect(tg_error *leaf, void *ctx)
+{
+	char *out = ctx;
+
+	strcat(out, tg_error_message(leaf));
+	return strcmp(tg_error_message(leaf), "stop") == 0 ? 7 : 0;
+}
+
+static void
+test_error_leaf_iteration_order(void **state)
+{
+	tg_error *inner_kids[2] = { TG_RAISE(&tg_ValueError, "b"),
+				    TG_RAISE(&tg_ValueError, "c") };
+	tg_error *kids[3] = { TG_RAISE(&tg_ValueError, "a"),
+			      tg_error_group_new("in", 2, inner_kids),
+			      TG_RAISE(&tg_ValueError, "d") };
+	tg_error *g = tg_error_group_new("out", 3, kids);
+	tg_error *stop_kids[3] = { TG_RAISE(&tg_ValueError, "x"),
+				   TG_RAISE(&tg_ValueError, "stop"),
+				   TG_RAISE(&tg_ValueError, "y") };
+	tg_error *s = tg_error_group_new("s", 3, stop_kids);
+	char buf[32] = "";
+
+	(void)state;
+	assert_int_equal(tg_error_foreach_leaf(g, collect, buf), 0);
+	assert_string_equal(buf, "abcd");
+	assert_int_equal(tg_error_leaf_count(g), 4);
+	buf[0] = '\0';
+	assert_int_equal(tg_error_foreach_leaf(s, collect, buf), 7);
+	assert_string_equal(buf, "xstop");
+	buf[0] = '\0';
+	assert_int_equal(tg_error_foreach_leaf(kids[0], collect, buf), 0);
+	assert_string_equal(buf, "a");
+	assert_int_equal(tg_error_foreach_leaf(NULL, collect, buf), 0);
+	tg_error_decref(g);
+	tg_error_decref(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Out of memory while grouping                                         */
+
+static void
+test_error_group_oom_stand_in_keeps_children(void **state)
+{
+	tg_error *kids[3] = { TG_RAISE(&tg_ValueError, "a"),
+			      TG_RAISE(&tg_TypeError, "b"),
+			      TG_RAISE(&tg_ValueError, "c") };
+	tg_error *k[3] = { kids[0], kids[1], kids[2] };
+	tg_error *g;
+
+	(void)state;
+	fail_all = 1;
+	g = tg__error_group_for_join(3, kids);
+	fail_all = 0;
+	assert_true(tg_error_is_group(g));
+	assert_string_equal(tg_error_message(g),
+			    "unhandled errors in a task group");
+	assert_int_equal(tg_error_count(g), 4);
+	assert_ptr_equal(tg_error_child(g, 0), k[0]);
+	assert_ptr_equal(tg_error_child(g, 1), k[1]);
+	assert_ptr_equal(tg_error_child(g, 2), k[2]);
+	assert_ptr_equal(tg_error_child(g, 3), tg_error_oom());
+	assert_ptr_equal(tg_error_type_of(g), &tg_ExceptionGroup);
+	/* the stand-in is an ordinary error: it can be shared and noted */
+	assert_int_equal(tg_error_add_note(g, "noted"), TG_OK);
+	tg_error_decref(g);
+	assert_int_equal(live, 0);
+}
+
+static void
+test_error_group_oom_stand_in_keeps_fatal_first(void **state)
+{
+	enum { N = 40 };
+	tg_error *kids[N];
+	tg_error *g;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N - 1; i++)
+		kids[i] = TG_RAISE(&tg_ValueError, "%zu", i);
+	kids[N - 1] = TG_RAISE(&tg_Interrupt, "ctrl-c");
+	fail_all = 1;
+	g = tg_error_group_new("many", N, kids);
+	fail_all = 0;
+	assert_int_equal(tg_error_count(g), 32);
+	assert_ptr_equal(tg_error_type_of(g), &tg_BaseExceptionGroup);
+	assert_true(tg__error_is_fatal(g));
+	assert_true(tg_error_is(tg_error_child(g, 30), &tg_Interrupt));
+	assert_ptr_equal(tg_error_child(g, 31), tg_error_oom());
+	assert_string_equal(tg_error_message(g),
+			    "many [out of memory: 9 more errors released]");
+	tg_error_decref(g);
+}
+
+static void
+test_error_group_oom_slots_are_reused(void **state)
+{
+	int round;
+
+	(void)state;
+	for (round = 0; round < 100; round++) {
+		tg_error *kids[1] = { TG_RAISE(&tg_ValueError, "a") };
+		tg_error *g;
+
+		fail_all = 1;
+		g = tg_error_group_new("g", 1, kids);
+		fail_all = 0;
+		assert_int_equal(tg_error_count(g), 2);
+		tg_error_decref(g);
+	}
+}
+
+static void
+test_error_group_oom_all_slots_busy(void **state)
+{
+	enum { HELD = 16 };
+	tg_error *held[HELD];
+	tg_error *kids[1];
+	tg_error *g;
+	int i;
+
+	(void)state;
+	for (i = 0; i < HELD; i++) {
+		kids[0] = TG_RAISE(&tg_ValueError, "a");
+		fail_all = 1;
+		held[i] = tg_error_group_new("g", 1, kids);
+		fail_all = 0;
+		assert_int_equal(tg_error_count(held[i]), 2);
+	}
+	kids[0] = TG_RAISE(&tg_ValueError, "b");
+	fail_all = 1;
+	g = tg_error_group_new("g", 1, kids);
+	fail_all = 0;
+	assert_ptr_equal(g, tg_error_oom());
+	for (i = 0; i < HELD; i++)
+		tg_error_decref(held[i]);
+}
+
+/* Builds a small tree with notes and a cause; returns it or the failure
+ * visible in it. */
+static tg_error *
+build_scenario(void)
+{
+	tg_error *kids[2];
+	tg_error *g, *c;
+
+	kids[0] = TG_RAISE(&tg_ValueError, "a");
+	kids[1] = tg_error_from_errno(ENOENT, "'%s'", "f.txt");
+	(void)tg_error_add_note(kids[0], "note a");
+	g = tg__error_group_for_join(2, kids);
+	c = TG_RAISE(&tg_RuntimeError, "outer");
+	(void)tg_error_set_cause(c, g);
+	return tg_error_with_note(c, "n %d", 1);
+}
+
+static void
+test_error_every_allocation_failed_in_turn(void **state)
+{
+	long k, total;
+	tg_error *e;
+
+	(void)state;
+	calls = 0;
+	e = build_scenario();
+	total = calls;
+	tg_error_decref(e);
+	assert_true(total > 5);
+	for (k = 0; k < total; k++) {
+		calls = 0;
+		fail_at = k;
+		e = build_scenario();
+		fail_at = -1;
+		assert_non_null(e);
+		assert_true(tg_error_is(e, &tg_Exception));
+		tg_error_decref(e);
+		assert_int_equal(live, 0);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_error_new_records_type_message_origin),
+		T(test_error_new_with_code),
+		T(test_error_new_null_type_gives_type_error),
+		T(test_error_new_group_type_gives_type_error),
+		T(test_error_type_names_match_python),
+		T(test_error_type_hierarchy),
+		T(test_error_user_type_macro),
+		T(test_error_errno_mapping),
+		T(test_error_from_errno_message),
+		T(test_error_from_errno_empty_text),
+		T(test_error_provenance_outside_task),
+		T(test_error_null_readers),
+		T(test_error_notes_add_and_read),
+		T(test_error_notes_refused_when_shared),
+		T(test_error_notes_oom_leaves_error_unchanged),
+		T(test_error_with_note_in_place_when_unshared),
+		T(test_error_with_note_copies_when_shared),
+		T(test_error_with_note_on_immortal_oom_copies),
+		T(test_error_cause_set_and_replace),
+		T(test_error_cause_refuses_cycle),
+		T(test_error_cause_refused_when_shared),
+		T(test_error_usage_keeps_attached_as_context),
+		T(test_error_usage_under_oom_releases_attached),
+		T(test_error_cancelled_is_cancel),
+		T(test_error_refcount_incref_decref),
+		T(test_error_oom_is_immortal),
+		T(test_error_new_under_oom_returns_memory_error),
+		T(test_error_refcount_across_threads),
+		T(test_error_group_new_basic),
+		T(test_error_group_base_when_child_not_exception),
+		T(test_error_group_rejects_bad_args),
+		T(test_error_join_group_message),
+		T(test_error_leaf_iteration_order),
+		T(test_error_group_oom_stand_in_keeps_children),
+		T(test_error_group_oom_stand_in_keeps_fatal_first),
+		T(test_error_group_oom_slots_are_reused),
+		T(test_error_group_oom_all_slots_busy),
+		T(test_error_every_allocation_failed_in_turn),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
