@@ -112,4 +112,4 @@ tsan: deps-tsan
 	$(TSAN_WRAP) $(CTEST) --preset tsan --parallel $(JOBS)
 
 clean:
-	rm -rf build build-debug build-asan build-tsan
+	rm -rf build build-debug build-asan build-tsan build-clang

@@ -348,8 +348,15 @@ def machine_lines():
                                   timeout=10).stdout.splitlines()[0]
         except (OSError, IndexError, subprocess.TimeoutExpired):
             return "?"
+    try:
+        with open("/proc/loadavg") as f:
+            load = " ".join(f.read().split()[:3])
+    except OSError:
+        load = "?"
     return [
-        f"- CPU: {model}, {cpus} online CPUs ({avail} usable)",
+        f"- CPU: {model}, {cpus} online CPUs ({avail} usable); load "
+        f"average at the end of the run: {load} (other processes on the "
+        f"machine disturb the timings, never the instruction counts)",
         f"- kernel: {platform.system()} {platform.release()}",
         f"- gcc: {ver(['gcc', '--version'])}; clang: "
         f"{ver(['clang', '--version'])}",

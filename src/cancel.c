@@ -35,19 +35,12 @@
 #include "scheduler.h"
 
 bool
-tg__scope_cancelled(tg__pool *pool, tg__gcore *gc)
+tg__scope_cancelled_slow(tg__pool *pool, tg__gcore *gc, uint64_t epoch)
 {
-	/* acquire: pairs with the epoch RMW in tg__scope_cancel, so the
-	 * cancel bits written before it are visible below. */
-	uint64_t epoch = tg_atomic_load_acquire_u64(&pool->cancel_epoch);
-	/* relaxed: the memo carries its own epoch; the bits it summarises
-	 * were read with acquire by whoever wrote it, under this epoch. */
-	uint64_t memo = tg_atomic_load_relaxed_u64(&gc->memo);
 	bool cancelled;
 
-	if (memo >> 1 == epoch)
-		return memo & 1;
-	/* acquire: pairs with the RMW that set the bits. */
+	/* acquire: pairs with the RMW that set the bits (the caller's
+	 * acquire load of the epoch made them visible). */
 	cancelled = tg_atomic_load_acquire_u64(&gc->cancel) != 0 ||
 		    (gc->parent_scope != NULL &&
 		     tg__scope_cancelled(pool, gc->parent_scope));
@@ -84,6 +77,10 @@ tg_cancelled(void)
 
 	if (w == NULL || w->scope == NULL)
 		return false;
+	/* A checkpoint is also a scheduling point: share queued work with a
+	 * thief that asked (deque.h, "Sharing"). */
+	if (tg__deque_wanted(&w->dq))
+		tg__share_work(w);
 	/* acquire: pairs with the epoch RMW in tg__scope_cancel. */
 	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
 	if (epoch != w->seen_epoch) {

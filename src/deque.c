@@ -1,6 +1,7 @@
 /*
  * deque.c - the slow paths of the work-stealing deque: creation, growth,
- * destruction.  The algorithm and its memory orders are in deque.h.
+ * the public take, destruction.  The algorithm and its memory orders are
+ * explained in deque.h.
  */
 #include "deque.h"
 
@@ -29,11 +30,16 @@ tg__deque_init(tg__deque *d, int64_t capacity)
 	buf = buf_new(capacity);
 	if (buf == NULL)
 		return -1;
-	/* relaxed: the deque is published to thieves by the pool start
+	/* relaxed: the deque reaches thieves through the pool start
 	 * (pthread_create), which orders these stores. */
 	tg_atomic_store_relaxed_i64(&d->top, 0);
-	tg_atomic_store_relaxed_i64(&d->bottom, 0);
+	tg_atomic_store_relaxed_i64(&d->split, 0);
+	tg_atomic_store_relaxed_u32(&d->want, 0);
 	tg_atomic_store_relaxed_ptr(&d->buf, buf);
+	d->bottom = 0;
+	d->split_owner = 0;
+	d->top_floor = 0;
+	d->buf_owner = buf;
 	d->retired = NULL;
 	return 0;
 }
@@ -55,23 +61,63 @@ tg__deque_grow(tg__deque *d, tg__deque_buf *old, int64_t top, int64_t bottom)
 	/* release: publishes the copied slots.  Pairs with the acquire load
 	 * of buf in tg__deque_steal. */
 	tg_atomic_store_release_ptr(&d->buf, buf);
+	d->buf_owner = buf;
 	/* A thief that loaded old may still read from it: keep it. */
 	old->retired_next = d->retired;
 	d->retired = old;
 	return buf;
 }
 
+void *
+tg__deque_take_public(tg__deque *d)
+{
+	int64_t s = d->split_owner - 1; /* == bottom - 1 */
+	tg__deque_buf *buf = d->buf_owner;
+	int64_t t;
+	void *item;
+
+	/* release: see the theory in deque.h (thieves reading this value
+	 * stay synchronised with the shares that published the items). */
+	tg_atomic_store_release_i64(&d->split, s);
+	/* seq_cst fence: orders the split store before the top load.  Pairs
+	 * with the fence in tg__deque_steal (store->load, Dekker). */
+	tg_atomic_fence_seqcst();
+	/* acquire: the value becomes top_floor, which push relies on (slot
+	 * reuse after the thieves' reads). */
+	t = tg_atomic_load_acquire_i64(&d->top);
+	d->top_floor = t;
+	if (t > s) {
+		/* Empty: restore split (release, as above). */
+		tg_atomic_store_release_i64(&d->split, s + 1);
+		return NULL;
+	}
+	/* relaxed: the owner wrote this slot itself. */
+	item = tg_atomic_load_relaxed_ptr(&buf->slot[s & buf->mask]);
+	if (t == s) {
+		/* The last item: race the thieves with their own CAS.  seq_cst
+		 * CAS pairs with the thieves' CAS on top. */
+		if (tg_atomic_cas_seqcst_i64(&d->top, t, t + 1))
+			d->top_floor = t + 1;
+		else
+			item = NULL;
+		tg_atomic_store_release_i64(&d->split, s + 1);
+		return item;
+	}
+	d->bottom = s;
+	d->split_owner = s;
+	return item;
+}
+
 void
 tg__deque_destroy(tg__deque *d)
 {
-	tg__deque_buf *buf = tg_atomic_load_relaxed_ptr(&d->buf);
-
 	while (d->retired != NULL) {
 		tg__deque_buf *next = d->retired->retired_next;
 
 		tg__free(d->retired);
 		d->retired = next;
 	}
-	tg__free(buf);
+	tg__free(d->buf_owner);
 	tg_atomic_store_relaxed_ptr(&d->buf, NULL);
+	d->buf_owner = NULL;
 }

@@ -1,39 +1,52 @@
 /*
- * deque.h - the per-worker work-stealing deque (Chase-Lev), owner push/take
- * at the bottom (LIFO), thieves steal at the top (FIFO).  Internal.
+ * deque.h - the per-worker work-stealing deque: Chase-Lev with a private
+ * region (a split deque).  The owner pushes and takes at the bottom (LIFO);
+ * thieves steal at the top (FIFO).  Internal.
  *
  * Theory of operation
  * -------------------
- * Chase and Lev, "Dynamic circular work-stealing deque" (SPAA 2005), with
- * the C11 memory orders proved correct by Le, Pop, Cohen and Zappa Nardelli,
- * "Correct and efficient work-stealing for weak memory models" (PPoPP 2013),
- * including their release/acquire on the published buffer after growth.
+ * Base algorithm: Chase and Lev, "Dynamic circular work-stealing deque"
+ * (SPAA 2005), with the C11 memory orders proved by Le, Pop, Cohen and
+ * Zappa Nardelli (PPoPP 2013), including release/acquire on the buffer
+ * published after growth.
  *
- *   top     only ever increases, by a seq_cst CAS (a thief's steal, or the
- *           owner's take of the last item).
- *   bottom  written by the owner only.  Items live in [top, bottom).
- *   buf     a power-of-two ring of item pointers; the owner replaces it
- *           with one twice as large when full (never shrinks).  Replaced
- *           buffers are kept on the owner's retired list until the deque
- *           is destroyed, because a thief may still be reading one.
+ * Split (after Lace, van Dijk and van de Pol 2014): thieves never look at
+ * the owner's bottom.  They see
  *
- * The race on the last item is settled by the two seq_cst fences (take:
- * between writing bottom and reading top; steal: between reading top and
- * reading bottom) plus the CAS on top: the owner and a thief cannot both
- * miss each other's claim, and only one CAS can win.
+ *     top <= split <= bottom        items in [top, split) are public,
+ *                                   items in [split, bottom) are private
  *
- * Departure from the paper, for ThreadSanitizer: every store to bottom is a
- * release store (the paper uses a release fence before push's store and
- * relaxed stores in take).  TSan ignores standalone fences, and C11 release
- * sequences are not continued by relaxed stores of the same thread, so a
- * thief reading a bottom value written by take must still synchronise
- * with the pushes that wrote the items below it.  On x86-64 a release
- * store is a plain store, so this costs nothing.
+ * and treat split exactly as plain Chase-Lev thieves treat bottom.  The
+ * owner pushes and takes private items with plain owner-only accesses: no
+ * fence and no locked instruction for work nobody stole.  Only when the
+ * private region is empty does the owner take through the Chase-Lev
+ * protocol on split (store split, seq_cst fence, read top, CAS on the last
+ * item), which is therefore the published-bottom protocol of the paper
+ * with split in the role of bottom.
  *
- * Indices are signed 64-bit: they cannot wrap in the life of a process.
- * Slots are atomic (relaxed) cells: the owner may overwrite a slot a thief
- * is reading only after that thief's CAS has failed, and relaxed accesses
- * make that benign race defined.
+ * Sharing: a thief that finds the public region empty sets want.  The
+ * owner reads want (relaxed) at every push and take, and answers by
+ * moving split up over half of its private items (a release store, which
+ * publishes their slots).  A thief's request that the owner misses for a
+ * moment costs parallelism, never work: private items are the owner's and
+ * it runs them itself before it can wait for anything.  (A task that
+ * spins on a sibling without joining, checkpointing or spawning would keep
+ * its private children to itself: checkpoints share too, see cancel.c.)
+ *
+ *   top      only increases, by a seq_cst CAS (a steal, or the owner's take
+ *            of the last public item).
+ *   split    written by the owner only (release stores).
+ *   want     set by thieves, cleared by the owner; a hint (relaxed).
+ *   buf      power-of-two ring of item pointers, replaced (never shrunk)
+ *            by the owner when full; replaced rings stay on the retired
+ *            list until destroy, since a thief may still read one.
+ *
+ * Departure from the paper, for ThreadSanitizer: every store to split is a
+ * release store (TSan ignores standalone fences, and relaxed stores do not
+ * continue a release sequence).  On x86-64 a release store is a plain
+ * store.  Indices are signed 64-bit and cannot wrap in a process's life.
+ * Slots are relaxed atomic cells: a slot may be overwritten while a thief
+ * whose CAS is bound to fail reads it.
  */
 #ifndef TG_DEQUE_H
 #define TG_DEQUE_H
@@ -51,11 +64,18 @@ typedef struct tg__deque_buf {
 } tg__deque_buf;
 
 typedef struct tg__deque {
-	/* Thieves hammer top; keep it away from the owner's bottom. */
+	/* Thieves CAS top: its own line. */
 	_Alignas(64) TG_ATOMIC(int64_t) top;
-	_Alignas(64) TG_ATOMIC(int64_t) bottom;
-	TG_ATOMIC(void *) buf;     /* tg__deque_buf * */
-	tg__deque_buf *retired;    /* owner only; freed by destroy */
+	/* What thieves read (split, buf) and write (want). */
+	_Alignas(64) TG_ATOMIC(int64_t) split;
+	TG_ATOMIC(uint32_t) want;
+	TG_ATOMIC(void *) buf; /* tg__deque_buf * */
+	/* Owner only. */
+	_Alignas(64) int64_t bottom;
+	int64_t split_owner;       /* the owner's copy of split */
+	int64_t top_floor;         /* a value top had: top >= top_floor */
+	tg__deque_buf *buf_owner;  /* the owner's copy of buf */
+	tg__deque_buf *retired;    /* freed by destroy */
 } tg__deque;
 
 /* Result of a steal. */
@@ -69,30 +89,58 @@ void tg__deque_destroy(tg__deque *d);
  * new buffer, or NULL (no memory; the deque is unchanged). */
 tg__deque_buf *tg__deque_grow(tg__deque *d, tg__deque_buf *old, int64_t top,
 			      int64_t bottom);
+/* Owner only: the Chase-Lev take on split, when no private item is left. */
+void *tg__deque_take_public(tg__deque *d);
+
+/* Owner only: a thief asked for work (hint). */
+static inline bool
+tg__deque_wanted(tg__deque *d)
+{
+	/* relaxed: a hint; see "Sharing" above. */
+	return tg_atomic_load_relaxed_u32(&d->want) != 0;
+}
+
+/* Owner only: makes half of the private items (at least one) public.
+ * Returns true if it published something (the caller may wake sleepers);
+ * with nothing private, leaves want set so the next push shares at once. */
+static inline bool
+tg__deque_share(tg__deque *d)
+{
+	int64_t b = d->bottom, s = d->split_owner, ns;
+
+	if (b <= s)
+		return false;
+	ns = s + (b - s + 1) / 2;
+	d->split_owner = ns;
+	/* release: publishes the slots [s, ns) and the items' contents.
+	 * Pairs with the acquire load of split in tg__deque_steal. */
+	tg_atomic_store_release_i64(&d->split, ns);
+	/* relaxed: a hint. */
+	tg_atomic_store_relaxed_u32(&d->want, 0);
+	return true;
+}
 
 /* Owner only.  Returns false only if the deque was full and could not
  * grow (out of memory); item is then not queued. */
 static inline bool
 tg__deque_push(tg__deque *d, void *item)
 {
-	int64_t b = tg_atomic_load_relaxed_i64(&d->bottom);
-	/* acquire: pairs with the thieves' seq_cst CAS on top, so a thief's
-	 * read of a slot happens before we reuse that slot below. */
-	int64_t t = tg_atomic_load_acquire_i64(&d->top);
-	/* relaxed: only the owner writes buf. */
-	tg__deque_buf *buf = tg_atomic_load_relaxed_ptr(&d->buf);
+	int64_t b = d->bottom;
+	tg__deque_buf *buf = d->buf_owner;
 
-	if (b - t > buf->mask) {
-		buf = tg__deque_grow(d, buf, t, b);
-		if (buf == NULL)
-			return false;
+	if (b - d->top_floor > buf->mask) {
+		/* acquire: pairs with the CAS on top, so a thief's read of a
+		 * slot happens before we reuse that slot below. */
+		d->top_floor = tg_atomic_load_acquire_i64(&d->top);
+		if (b - d->top_floor > buf->mask) {
+			buf = tg__deque_grow(d, buf, d->top_floor, b);
+			if (buf == NULL)
+				return false;
+		}
 	}
-	/* relaxed: published by the release store of bottom below. */
+	/* relaxed: index b is private; tg__deque_share publishes it. */
 	tg_atomic_store_relaxed_ptr(&buf->slot[b & buf->mask], item);
-	/* release: publishes the slot and everything written to the item
-	 * before the push.  Pairs with the acquire load of bottom in
-	 * tg__deque_steal. */
-	tg_atomic_store_release_i64(&d->bottom, b + 1);
+	d->bottom = b + 1;
 	return true;
 }
 
@@ -101,83 +149,75 @@ tg__deque_push(tg__deque *d, void *item)
 static inline void *
 tg__deque_take(tg__deque *d)
 {
-	int64_t b = tg_atomic_load_relaxed_i64(&d->bottom) - 1;
-	tg__deque_buf *buf = tg_atomic_load_relaxed_ptr(&d->buf);
-	int64_t t;
-	void *item;
+	int64_t b = d->bottom - 1;
 
-	/* release: see the theory above (keeps thieves synchronised with
-	 * the pushes below b). */
-	tg_atomic_store_release_i64(&d->bottom, b);
-	/* seq_cst fence: orders the bottom store before the top load.
-	 * Pairs with the fence in tg__deque_steal (store->load, Dekker). */
-	tg_atomic_fence_seqcst();
-	t = tg_atomic_load_relaxed_i64(&d->top);
-	if (t > b) {
-		/* Empty: restore bottom (release, as above). */
-		tg_atomic_store_release_i64(&d->bottom, b + 1);
-		return NULL;
+	if (b >= d->split_owner) {
+		/* Private: no thief can claim an index at or above split. */
+		d->bottom = b;
+		/* relaxed: the owner wrote this slot itself. */
+		return tg_atomic_load_relaxed_ptr(
+			&d->buf_owner->slot[b & d->buf_owner->mask]);
 	}
-	/* relaxed: the owner wrote this slot itself. */
-	item = tg_atomic_load_relaxed_ptr(&buf->slot[b & buf->mask]);
-	if (t == b) {
-		/* The last item: race the thieves for it with their own CAS.
-		 * seq_cst CAS pairs with the thieves' CAS on top. */
-		if (!tg_atomic_cas_seqcst_i64(&d->top, t, t + 1))
-			item = NULL;
-		tg_atomic_store_release_i64(&d->bottom, b + 1);
-	}
-	return item;
+	if (d->split_owner <= d->top_floor)
+		return NULL; /* top >= top_floor >= split: surely empty */
+	return tg__deque_take_public(d);
 }
 
-/* Any thread.  On TG__STEAL_OK *item is the oldest item. */
+/* Any thread.  On TG__STEAL_OK *item is the oldest public item.  On
+ * TG__STEAL_EMPTY the thief has asked the owner to share. */
 static inline enum tg__steal
 tg__deque_steal(tg__deque *d, void **item)
 {
 	/* acquire: pairs with other thieves' and the owner's CAS on top. */
 	int64_t t = tg_atomic_load_acquire_i64(&d->top);
-	int64_t b;
+	int64_t s;
 	tg__deque_buf *buf;
 	void *x;
 
-	/* seq_cst fence: pairs with the owner's fence in tg__deque_take. */
+	/* seq_cst fence: pairs with the owner's fence in take_public. */
 	tg_atomic_fence_seqcst();
-	/* acquire: pairs with the release stores of bottom in push/take, so
-	 * the slot and the item's contents are visible. */
-	b = tg_atomic_load_acquire_i64(&d->bottom);
-	if (t >= b)
+	/* acquire: pairs with the release stores of split (share, take),
+	 * so the slot and the item's contents are visible. */
+	s = tg_atomic_load_acquire_i64(&d->split);
+	if (t >= s) {
+		/* relaxed: a hint; writing only when clear keeps the line
+		 * quiet while the owner has nothing to share. */
+		if (tg_atomic_load_relaxed_u32(&d->want) == 0)
+			tg_atomic_store_relaxed_u32(&d->want, 1);
 		return TG__STEAL_EMPTY;
+	}
 	/* acquire: pairs with the release store of buf in tg__deque_grow,
 	 * so the copied slots are visible. */
 	buf = tg_atomic_load_acquire_ptr(&d->buf);
 	x = tg_atomic_load_relaxed_ptr(&buf->slot[t & buf->mask]);
 	/* seq_cst CAS: claims index t against other thieves and the owner's
-	 * take of the last item. */
+	 * take of the last public item. */
 	if (!tg_atomic_cas_seqcst_i64(&d->top, t, t + 1))
 		return TG__STEAL_LOST;
 	*item = x;
 	return TG__STEAL_OK;
 }
 
-/* Items queued, as the owner sees it (exact for the owner up to
- * concurrent steals). */
-static inline int64_t
-tg__deque_size(tg__deque *d)
+/* Owner only: true if at least limit items are queued (refreshes the
+ * owner's view of top only when its cheap estimate says so). */
+static inline bool
+tg__deque_crowded(tg__deque *d, int64_t limit)
 {
-	/* relaxed: an estimate for throttling decisions. */
-	int64_t b = tg_atomic_load_relaxed_i64(&d->bottom);
-	int64_t t = tg_atomic_load_relaxed_i64(&d->top);
-
-	return b > t ? b - t : 0;
+	if (d->bottom - d->top_floor < limit)
+		return false;
+	/* acquire: as in push (the value becomes top_floor). */
+	d->top_floor = tg_atomic_load_acquire_i64(&d->top);
+	return d->bottom - d->top_floor >= limit;
 }
 
-/* Any thread: true if the deque looks empty (a hint for idle scans). */
+/* Any thread: true if the public region looks empty (a hint for victim
+ * selection and parking re-checks). */
 static inline bool
 tg__deque_looks_empty(tg__deque *d)
 {
 	/* relaxed: a hint; a steal that follows re-reads with acquire. */
 	return tg_atomic_load_relaxed_i64(&d->top) >=
-	       tg_atomic_load_relaxed_i64(&d->bottom);
+	       tg_atomic_load_relaxed_i64(&d->split);
 }
 
 #endif /* TG_DEQUE_H */

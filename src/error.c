@@ -371,15 +371,38 @@ tg_error_new_at(const tg_error_type *type, int code, const char *file,
 	return e;
 }
 
+/* strerror_r comes in two forms (XSI: int, GNU: char *), depending on
+ * feature macros the build may set; _Generic takes whichever is there. */
+static const char *
+xsi_text(int rc, const char *buf)
+{
+	return rc == 0 ? buf : NULL;
+}
+
+static const char *
+gnu_text(char *text, const char *buf)
+{
+	(void)buf;
+	return text;
+}
+
+#define STRERROR_TEXT(rc, buf)                                               \
+	_Generic((rc), int: xsi_text, char *: gnu_text)((rc), (buf))
+
 /* "[Errno N] text" for errnum, where text is strerror's. */
 static void
 errno_prefix(char *buf, size_t len, int errnum)
 {
-	char text[128];
+	char space[128];
+	const char *text;
 
-	if (strerror_r(errnum, text, sizeof(text)) != 0)
-		snprintf(text, sizeof(text), "Unknown error %d", errnum);
-	snprintf(buf, len, "[Errno %d] %s", errnum, text);
+	space[0] = '\0';
+	text = STRERROR_TEXT(strerror_r(errnum, space, sizeof(space)), space);
+	if (text == NULL || text[0] == '\0')
+		snprintf(buf, len, "[Errno %d] Unknown error %d", errnum,
+			 errnum);
+	else
+		snprintf(buf, len, "[Errno %d] %s", errnum, text);
 }
 
 tg_error *

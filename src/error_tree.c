@@ -298,28 +298,39 @@ split_children(const tg_error *e, const matcher *m, tg_error **mk,
 	return TG_OK;
 }
 
+/* Builds both parts (kids consumed); on failure neither is kept. */
+static int
+derive_parts(const tg_error *e, tg_error **mk, size_t nm, tg_error **rk,
+	     size_t nr, tg_error **match, tg_error **rest)
+{
+	if (derive(e, nm, mk, match) != TG_OK) {
+		if (rk != NULL)
+			release_all(nr, rk);
+		return TG_ENOMEM;
+	}
+	if (rest != NULL && derive(e, nr, rk, rest) != TG_OK) {
+		tg_error_decref(*match);
+		*match = NULL;
+		return TG_ENOMEM;
+	}
+	return TG_OK;
+}
+
 static int
 split_group(const tg_error *e, const matcher *m, tg_error **match,
 	    tg_error **rest)
 {
 	size_t n = e->n_children, nm, nr;
 	tg_error **parts = tg__malloc((rest ? 2 : 1) * n * sizeof(tg_error *));
-	tg_error **rk = rest ? parts + n : NULL;
+	tg_error **rk;
 	int rc;
 
 	if (parts == NULL)
 		return TG_ENOMEM;
+	rk = rest != NULL ? parts + n : NULL;
 	rc = split_children(e, m, parts, rk, &nm, &nr);
-	if (rc == TG_OK) {
-		rc = derive(e, nm, parts, match);
-		if (rest != NULL && rc == TG_OK &&
-		    (rc = derive(e, nr, rk, rest)) != TG_OK) {
-			tg_error_decref(*match);
-			*match = NULL;
-		} else if (rest != NULL && rc != TG_OK) {
-			release_all(nr, rk);
-		}
-	}
+	if (rc == TG_OK)
+		rc = derive_parts(e, parts, nm, rk, nr, match, rest);
 	tg__free(parts);
 	return rc;
 }

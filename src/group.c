@@ -146,7 +146,18 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	tg_atomic_store_relaxed_u64(&gc->spawned_remote, 0);
 	tg_atomic_store_relaxed_u64(&gc->done_remote, 0);
 	tg_atomic_store_relaxed_u64(&gc->cancel, 0);
-	tg_atomic_store_relaxed_u64(&gc->memo, 0);
+	{
+		/* Seed the memo: a new scope is cancelled exactly when its
+		 * enclosing scope is.  The epoch is read first, so the memo
+		 * can only be older than the answer, never newer. */
+		uint64_t epoch =
+			tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
+		bool parent = w->scope != NULL &&
+			      tg__scope_cancelled(w->pool, w->scope);
+
+		/* relaxed: published with the core (see below). */
+		tg_atomic_store_relaxed_u64(&gc->memo, epoch << 1 | parent);
+	}
 	tg_atomic_store_relaxed_ptr(&gc->failed, NULL);
 	w->current->open = gc;
 	tg__scope_enter(w, gc);
@@ -200,14 +211,14 @@ tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg,
 		f->key = REMOTE_KEY_BASE +
 			 tg_atomic_faa_relaxed_u64(&gc->spawned_remote, 1);
 	}
-	if (tg__deque_size(&w->dq) >= SPAWN_INLINE_DEPTH ||
+	if (tg__deque_crowded(&w->dq, SPAWN_INLINE_DEPTH) ||
 	    !tg__deque_push(&w->dq, f)) {
 		/* Too many queued (or no memory to grow): run it now. */
 		tg__run_frame(w, f);
 		return TG_OK;
 	}
-	if (tg__park_has_sleepers(&w->pool->park))
-		tg__park_wake(&w->pool->park);
+	if (tg__deque_wanted(&w->dq))
+		tg__share_work(w);
 	return TG_OK;
 }
 
@@ -240,7 +251,15 @@ wait_children(tg__worker *w, tg__gcore *gc)
 	unsigned polls = 0;
 
 	while (!group_done(gc)) {
-		tg__frame *f = tg__find_work(w, false);
+		/* Own deque first, inline: the common case in fork-join. */
+		tg__frame *f;
+
+		if (tg__deque_wanted(&w->dq))
+			tg__share_work(w);
+		f = tg__deque_take(&w->dq);
+
+		if (f == NULL)
+			f = tg__find_work(w, false);
 
 		if (f != NULL) {
 			tg__run_frame(w, f);
@@ -365,8 +384,10 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err)
 	}
 	wait_children(w, gc);
 
-	/* acquire (xchg): pairs with the CAS pushes in record_failure. */
-	failed = tg_atomic_xchg_acqrel_ptr(&gc->failed, NULL);
+	/* acquire: pairs with the CAS pushes in record_failure.  Every child
+	 * has been counted done, and each pushed before it was counted, so
+	 * no push can race this read: no exchange (locked op) is needed. */
+	failed = tg_atomic_load_acquire_ptr(&gc->failed);
 	/* relaxed: every writer of the bits has finished (joined). */
 	own = tg_atomic_load_relaxed_u64(&gc->cancel) != 0;
 	outside = gc->parent_scope != NULL &&

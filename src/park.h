@@ -38,15 +38,6 @@ void tg__park_done(tg__park *p);
 void tg__park_wake(tg__park *p);
 /* Wakes every parked thread unconditionally (shutdown). */
 void tg__park_wake_all(tg__park *p);
-/* True if some thread is counted as a sleeper (a hint for fast paths that
- * may skip tg__park_wake). */
-static inline int
-tg__park_has_sleepers(tg__park *p)
-{
-	/* relaxed: a hint only; callers that must not miss a sleeper use
-	 * tg__park_wake, which reads with seq_cst. */
-	return tg_atomic_load_relaxed_u32(&p->sleepers) != 0;
-}
 
 /* The platform's ck_ec operations (futex.c). */
 extern const struct ck_ec_ops tg__ec_ops;

@@ -15,25 +15,17 @@
 /* Initial deque capacity (grows on demand). */
 #define DEQUE_INITIAL 256
 
-/* initial-exec: the library is linked at start-up, so its TLS is in the
- * static block and reading it is one fs-relative load. */
-static _Thread_local tg__worker *tls_self
+_Thread_local tg__worker *tg__tls_self
 	__attribute__((tls_model("initial-exec")));
-
-tg__worker *
-tg__self(void)
-{
-	return tls_self;
-}
 
 static void *
 worker_thread(void *arg)
 {
 	tg__worker *w = arg;
 
-	tls_self = w;
+	tg__tls_self = w;
 	tg__worker_loop(w);
-	tls_self = NULL;
+	tg__tls_self = NULL;
 	return NULL;
 }
 

@@ -105,7 +105,8 @@ tg_runner_threads(const tg_runner *r)
 
 /* Submits fn(arg) as a root task and waits for it. */
 static tg_error *
-run_root(tg_runner *r, tg_task_fn fn, void *arg)
+run_root(tg_runner *r, tg_task_fn fn, void *arg, const char *file, int line,
+	 const char *func)
 {
 	struct tg__run run;
 	tg__frame *f = tg__malloc(sizeof(*f));
@@ -126,7 +127,8 @@ run_root(tg_runner *r, tg_task_fn fn, void *arg)
 	run.done = false;
 	run.result = NULL;
 	*f = (tg__frame){ .fn = fn, .arg = arg, .run = &run,
-			  .id = tg__next_root_id(), .func = "tg_runner_run" };
+			  .id = tg__next_root_id(), .file = file,
+			  .line = line, .func = func };
 	tg__pool_inject(r->pool, f);
 	pthread_mutex_lock(&run.lock);
 	while (!run.done)
@@ -138,7 +140,8 @@ run_root(tg_runner *r, tg_task_fn fn, void *arg)
 }
 
 tg_error *
-tg_runner_run(tg_runner *r, tg_task_fn fn, void *arg)
+tg_runner_run_at(tg_runner *r, tg_task_fn fn, void *arg, const char *file,
+		 int line, const char *func)
 {
 	tg__worker *w = tg__self();
 	tg_error *err;
@@ -162,7 +165,7 @@ tg_runner_run(tg_runner *r, tg_task_fn fn, void *arg)
 				       "tg_runner_run: the runner is being "
 				       "destroyed");
 	}
-	err = run_root(r, fn, arg);
+	err = run_root(r, fn, arg, file, line, func);
 	/* seq_cst: see above; also orders the run before a destroy. */
 	tg_atomic_faa_seqcst_u32(&r->active, (uint32_t)-1);
 	return err;
@@ -189,8 +192,14 @@ tg_runner_destroy(tg_runner *r)
 	return TG_OK;
 }
 
+tg_error *(tg_runner_run)(tg_runner *r, tg_task_fn fn, void *arg)
+{
+	return tg_runner_run_at(r, fn, arg, NULL, 0, NULL);
+}
+
 tg_error *
-tg_run(tg_task_fn fn, void *arg)
+tg_run_at(tg_task_fn fn, void *arg, const char *file, int line,
+	  const char *func)
 {
 	tg_runner *r;
 	tg_error *err;
@@ -208,8 +217,13 @@ tg_run(tg_task_fn fn, void *arg)
 	if (rc != TG_OK)
 		return tg__error_usage(rc, NULL, "tg_run: cannot start the "
 				       "pool: %s", tg_strerror(rc));
-	err = tg_runner_run(r, fn, arg);
+	err = tg_runner_run_at(r, fn, arg, file, line, func);
 	rc = tg_runner_destroy(r);
 	(void)rc; /* cannot be busy: our run has returned */
 	return err;
+}
+
+tg_error *(tg_run)(tg_task_fn fn, void *arg)
+{
+	return tg_run_at(fn, arg, NULL, 0, NULL);
 }

@@ -117,6 +117,47 @@ typedef struct tg__worker {
 
 #define TG__EPOCH_NONE UINT64_MAX
 
+/* Frames kept per worker beyond which freed frames go back to malloc. */
+#define TG__FRAME_CACHE_MAX 4096
+
+/* Slow paths of the inline helpers below (worker.c). */
+tg__frame *tg__frame_alloc_slow(tg__worker *w);
+void tg__frame_free_slow(tg__worker *w, tg__frame *f);
+uint64_t tg__next_task_id_slow(tg__worker *w);
+
+static inline tg__frame *
+tg__frame_alloc(tg__worker *w)
+{
+	tg__frame *f = w->free_frames;
+
+	if (f == NULL)
+		return tg__frame_alloc_slow(w);
+	w->free_frames = f->next;
+	w->free_frame_count--;
+	return f;
+}
+
+static inline void
+tg__frame_free(tg__worker *w, tg__frame *f)
+{
+	if (w->free_frame_count >= TG__FRAME_CACHE_MAX) {
+		tg__frame_free_slow(w, f);
+		return;
+	}
+	f->next = w->free_frames;
+	w->free_frames = f;
+	w->free_frame_count++;
+}
+
+/* A process-unique task id, from the worker's reserved block. */
+static inline uint64_t
+tg__next_task_id(tg__worker *w)
+{
+	if (w->next_id == w->id_limit)
+		return tg__next_task_id_slow(w);
+	return w->next_id++;
+}
+
 /* ------------------------------------------------------------------ */
 /* Pool                                                                 */
 
@@ -134,8 +175,17 @@ typedef struct tg__pool {
 	TG_ATOMIC(uint64_t) inject_count;     /* hint for lock-free checks */
 } tg__pool;
 
-/* The worker the calling thread is, or NULL. */
-tg__worker *tg__self(void);
+/* The worker the calling thread is, or NULL.  initial-exec: the library
+ * is loaded at start-up, so its TLS sits in the static block and this is
+ * one fs-relative load (pool.c defines it). */
+extern _Thread_local tg__worker *tg__tls_self
+	__attribute__((tls_model("initial-exec")));
+
+static inline tg__worker *
+tg__self(void)
+{
+	return tg__tls_self;
+}
 
 /* pool.c */
 int tg__pool_create(tg__pool **out, int nworkers, bool pin);
@@ -143,6 +193,9 @@ void tg__pool_destroy(tg__pool *pool);
 void tg__pool_inject(tg__pool *pool, tg__frame *f);
 
 /* worker.c */
+/* A thief asked w for work: share half of w's private queue and wake
+ * parked workers to take it. */
+void tg__share_work(tg__worker *w);
 /* The body of a worker thread: find work, run it, park; until stop. */
 void tg__worker_loop(tg__worker *w);
 void tg__run_frame(tg__worker *w, tg__frame *f);
@@ -151,9 +204,6 @@ void tg__run_frame(tg__worker *w, tg__frame *f);
 tg__frame *tg__find_work(tg__worker *w, bool take_roots);
 /* True if any deque or the injection queue holds work (park re-check). */
 bool tg__pool_has_work(tg__pool *pool, bool roots);
-tg__frame *tg__frame_alloc(tg__worker *w);
-void tg__frame_free(tg__worker *w, tg__frame *f);
-uint64_t tg__next_task_id(tg__worker *w);
 /* A task id for a root submitted from outside the pool. */
 uint64_t tg__next_root_id(void);
 /* Spin budget before parking, in polls. */
@@ -162,8 +212,24 @@ uint64_t tg__next_root_id(void);
 /* group.c: joins the groups a task left open when it returned. */
 tg_error *tg__join_abandoned(tg__worker *w, tg__frame *f, tg_error *err);
 
-/* cancel.c */
-bool tg__scope_cancelled(tg__pool *pool, tg__gcore *gc);
+/* cancel.c: the slow path of tg__scope_cancelled (memo stale). */
+bool tg__scope_cancelled_slow(tg__pool *pool, tg__gcore *gc, uint64_t epoch);
+
+/* Is gc, or a scope enclosing it, cancelled?  O(1) unless a group of the
+ * pool was cancelled since gc's memo was written (cancel.c explains). */
+static inline bool
+tg__scope_cancelled(tg__pool *pool, tg__gcore *gc)
+{
+	/* acquire: pairs with the epoch RMW in tg__scope_cancel, so the
+	 * cancel bits written before it are visible to the slow path. */
+	uint64_t epoch = tg_atomic_load_acquire_u64(&pool->cancel_epoch);
+	/* relaxed: the memo carries its own epoch (cancel.c). */
+	uint64_t memo = tg_atomic_load_relaxed_u64(&gc->memo);
+
+	if (memo >> 1 == epoch)
+		return memo & 1;
+	return tg__scope_cancelled_slow(pool, gc, epoch);
+}
 void tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason);
 static inline void
 tg__scope_enter(tg__worker *w, tg__gcore *scope)

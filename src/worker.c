@@ -25,8 +25,6 @@
 #include "error_internal.h"
 #include "scheduler.h"
 
-/* Frames kept per worker beyond which freed frames go back to malloc. */
-#define FRAME_CACHE_MAX 4096
 /* Task ids are reserved from the global counter in blocks. */
 #define ID_BLOCK 4096
 
@@ -34,13 +32,11 @@
 static TG_ATOMIC(uint64_t) id_counter = 1;
 
 uint64_t
-tg__next_task_id(tg__worker *w)
+tg__next_task_id_slow(tg__worker *w)
 {
-	if (w->next_id == w->id_limit) {
-		/* relaxed: ids only need to be unique, not ordered. */
-		w->next_id = tg_atomic_faa_relaxed_u64(&id_counter, ID_BLOCK);
-		w->id_limit = w->next_id + ID_BLOCK;
-	}
+	/* relaxed: ids only need to be unique, not ordered. */
+	w->next_id = tg_atomic_faa_relaxed_u64(&id_counter, ID_BLOCK);
+	w->id_limit = w->next_id + ID_BLOCK;
 	return w->next_id++;
 }
 
@@ -52,28 +48,24 @@ tg__next_root_id(void)
 }
 
 tg__frame *
-tg__frame_alloc(tg__worker *w)
+tg__frame_alloc_slow(tg__worker *w)
 {
-	tg__frame *f = w->free_frames;
-
-	if (f != NULL) {
-		w->free_frames = f->next;
-		w->free_frame_count--;
-		return f;
-	}
-	return tg__malloc(sizeof(*f));
+	(void)w;
+	return tg__malloc(sizeof(tg__frame));
 }
 
 void
-tg__frame_free(tg__worker *w, tg__frame *f)
+tg__frame_free_slow(tg__worker *w, tg__frame *f)
 {
-	if (w->free_frame_count >= FRAME_CACHE_MAX) {
-		tg__free(f);
-		return;
-	}
-	f->next = w->free_frames;
-	w->free_frames = f;
-	w->free_frame_count++;
+	(void)w;
+	tg__free(f);
+}
+
+void
+tg__share_work(tg__worker *w)
+{
+	if (tg__deque_share(&w->dq))
+		tg__park_wake(&w->pool->park);
 }
 
 /* xorshift64*: victim selection only. */
@@ -214,9 +206,13 @@ tg__find_work(tg__worker *w, bool take_roots)
 {
 	tg__pool *pool = w->pool;
 	int n = pool->nworkers;
-	tg__frame *f = tg__deque_take(&w->dq);
+	tg__frame *f;
 	uint32_t hint;
 	int start, i;
+
+	if (tg__deque_wanted(&w->dq))
+		tg__share_work(w);
+	f = tg__deque_take(&w->dq);
 
 	if (f != NULL || n == 1)
 		goto roots;

@@ -145,7 +145,9 @@ TG_API const tg_error_type *tg_error_type_for_errno(int errnum);
  * A group node (Python's ExceptionGroup(message, children)).  Consumes the
  * n references in children (the array itself stays the caller's).  The
  * node's type is tg_ExceptionGroup, or tg_BaseExceptionGroup when a child
- * is FATAL or a BaseExceptionGroup.  Returns a new reference, or NULL (and
+ * is not an Exception (FATAL, a CancelledError or a BaseExceptionGroup), as
+ * Python's BaseExceptionGroup constructor picks.  Returns a new reference,
+ * or NULL (and
  * consumes nothing) if message is NULL, n is 0, children is NULL or holds
  * NULL.  On out-of-memory the children are kept by the preallocated
  * MemoryError group stand-in, never dropped silently (see docs/errors.md).
@@ -268,8 +270,10 @@ typedef bool (*tg_error_pred)(const tg_error *e, void *ctx);
  * or NULL when empty (never an empty group).  The matcher is tried on every
  * node, groups included; a node that matches is taken whole (the same
  * node, as CPython does).  Other group nodes on the way are rebuilt with the
- * original's message, type, notes (copied), cause and origin; leaves are
- * shared.  e itself is not consumed.  Returns TG_OK, TG_EINVAL (NULL e,
+ * original's message, notes (copied), cause, context, origin and
+ * provenance; the type is picked as tg_error_group_new does, so a
+ * BaseExceptionGroup part holding only Exceptions becomes an ExceptionGroup
+ * (CPython's derive).  Leaves are shared.  e itself is not consumed.  Returns TG_OK, TG_EINVAL (NULL e,
  * type, match or rest), TG_ENOMEM (both outputs NULL).
  */
 TG_API int tg_error_split(const tg_error *e, const tg_error_type *type,
@@ -305,8 +309,9 @@ TG_API tg_error *tg_error_subgroup_pred(const tg_error *e, tg_error_pred pred,
 	     eg != NULL; tg_error_decref(eg), eg = NULL)
 
 /* The function behind TG_EXCEPT_STAR: the matching part as a group (new
- * reference) or NULL; *errp becomes the rest.  NULL errp or *errp gives
- * NULL. */
+ * reference) or NULL; *errp becomes the rest.  NULL errp, *errp or type,
+ * or a GROUP type (Python refuses except* on group types), gives NULL and
+ * leaves *errp unchanged. */
 TG_API tg_error *tg_error_except_star_take(tg_error **errp,
 					   const tg_error_type *type);
 

@@ -18,13 +18,16 @@
 #   SRC_DIR   the project root (default: two levels above this script)
 #   WORK_DIR  where the mutants are built (default: a temporary directory)
 # Environment: CXX (default c++; clang++ rejects the model, use g++),
-#   JOBS (parallel builds, default 2), RANDOM_ITERS (default 200000).
+#   CXXFLAGS (extra flags, e.g. -I for Relacy), JOBS (parallel builds,
+#   default 2), RANDOM_ITERS (default 200000).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=${1:-$(cd "$here/../.." && pwd)}
 work=${2:-}
 cxx=${CXX:-c++}
+# shellcheck disable=SC2086 # CXXFLAGS is a list of flags
+extra=${CXXFLAGS:-}
 jobs=${JOBS:-2}
 iters=${RANDOM_ITERS:-200000}
 model=$src/tests/relacy/deque_model.cpp
@@ -36,7 +39,7 @@ fi
 mkdir -p "$work"
 
 # The list and the expected verdicts come from the model itself.
-"$cxx" -std=c++11 -O1 -iquote "$src/src" "$model" -o "$work/model_list"
+"$cxx" -std=c++11 -O1 $extra -iquote "$src/src" "$model" -o "$work/model_list"
 "$work/model_list" --list >"$work/list"
 count=$(wc -l <"$work/list")
 echo "run_mutants: $count mutants, building with $cxx ($jobs jobs)"
@@ -44,10 +47,10 @@ echo "run_mutants: $count mutants, building with $cxx ($jobs jobs)"
 start=$(date +%s)
 cut -d' ' -f1 "$work/list" |
 	xargs -P "$jobs" -I{} sh -c \
-		'"$1" -std=c++11 -O1 -DTG_MUTANT=$2 -iquote "$3/src" "$4" \
+		'"$1" -std=c++11 -O1 $6 -DTG_MUTANT=$2 -iquote "$3/src" "$4" \
 		 -o "$5/mutant_$2" >"$5/build_$2.log" 2>&1 ||
 		 echo "build of mutant $2 failed" >"$5/build_$2.failed"' \
-		sh "$cxx" {} "$src" "$model" "$work"
+		sh "$cxx" {} "$src" "$model" "$work" "$extra"
 
 status=0
 caught=0

@@ -1,0 +1,345 @@
+/*
+ * test_runner.c - runners and tg_run: configuration, thread counts,
+ * many runs on one pool, concurrent runs, misuse (a runner called or
+ * destroyed from its own task, destroyed while a run is in progress),
+ * current_task.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "taskgroup.h"
+
+#include "atomic.h"
+
+static tg_error *
+succeed(void *arg)
+{
+	(void)arg;
+	return NULL;
+}
+
+static tg_error *
+fail_root(void *arg)
+{
+	(void)arg;
+	return TG_RAISE(&tg_ValueError, "from the root");
+}
+
+static void
+test_runner_config_is_validated(void **state)
+{
+	tg_runner *r = NULL;
+
+	(void)state;
+	assert_int_equal(tg_runner_create(NULL, NULL), TG_EINVAL);
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){ .threads = -1 }),
+			 TG_EINVAL);
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
+						      .threads = TG_MAX_THREADS + 1 }),
+			 TG_EINVAL);
+	assert_null(r);
+	assert_int_equal(tg_runner_destroy(NULL), TG_EINVAL);
+	assert_int_equal(tg_runner_threads(NULL), 0);
+}
+
+static void
+test_runner_thread_count_from_environment(void **state)
+{
+	tg_runner *r;
+
+	(void)state;
+	setenv("TG_THREADS", "3", 1);
+	assert_int_equal(tg_runner_create(&r, NULL), TG_OK);
+	assert_int_equal(tg_runner_threads(r), 3);
+	assert_int_equal(tg_runner_destroy(r), TG_OK);
+	setenv("TG_THREADS", "zero", 1);
+	assert_int_equal(tg_runner_create(&r, NULL), TG_EINVAL);
+	setenv("TG_THREADS", "0", 1);
+	assert_int_equal(tg_runner_create(&r, NULL), TG_EINVAL);
+	/* An explicit count wins over the environment. */
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){ .threads = 2 }),
+			 TG_OK);
+	assert_int_equal(tg_runner_threads(r), 2);
+	assert_int_equal(tg_runner_destroy(r), TG_OK);
+	unsetenv("TG_THREADS");
+	assert_int_equal(tg_runner_create(&r, NULL), TG_OK);
+	assert_true(tg_runner_threads(r) >= 1);
+	assert_int_equal(tg_runner_destroy(r), TG_OK);
+}
+
+static void
+test_runner_many_runs_on_one_pool(void **state)
+{
+	tg_runner *r;
+	tg_error *err;
+	int i;
+
+	(void)state;
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
+						      .threads = 2, .pin_threads = true }),
+			 TG_OK);
+	for (i = 0; i < 200; i++)
+		assert_null(tg_runner_run(r, succeed, NULL));
+	err = tg_runner_run(r, fail_root, NULL);
+	assert_true(tg_error_is(err, &tg_ValueError));
+	tg_error_decref(err);
+	assert_int_equal(tg_runner_destroy(r), TG_OK);
+}
+
+static void
+test_runner_pool_create_destroy_cycles(void **state)
+{
+	tg_runner *r;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
+							      .threads = 4 }),
+				 TG_OK);
+		assert_null(tg_runner_run(r, succeed, NULL));
+		assert_int_equal(tg_runner_destroy(r), TG_OK);
+	}
+}
+
+/* ---------------------------------------------------------------- */
+
+static tg_runner *self_runner;
+
+static tg_error *
+call_own_runner(void *arg)
+{
+	tg_error *err = tg_runner_run(self_runner, succeed, NULL);
+	tg_error *nested_run = tg_run(succeed, NULL);
+
+	(void)arg;
+	assert_int_equal(tg_error_code(err), TG_EDEADLK);
+	assert_int_equal(tg_error_code(nested_run), TG_EDEADLK);
+	assert_int_equal(tg_runner_destroy(self_runner), TG_EDEADLK);
+	tg_error_decref(err);
+	tg_error_decref(nested_run);
+	return NULL;
+}
+
+static void
+test_runner_called_from_own_task_is_refused(void **state)
+{
+	tg_error *err;
+
+	(void)state;
+	assert_int_equal(tg_runner_create(&self_runner, &(tg_runner_config){
+							.threads = 2 }),
+			 TG_OK);
+	assert_null(tg_runner_run(self_runner, call_own_runner, NULL));
+	err = tg_runner_run(NULL, succeed, NULL);
+	assert_int_equal(tg_error_code(err), TG_EINVAL);
+	tg_error_decref(err);
+	err = tg_runner_run(self_runner, NULL, NULL);
+	assert_int_equal(tg_error_code(err), TG_EINVAL);
+	tg_error_decref(err);
+	assert_int_equal(tg_runner_destroy(self_runner), TG_OK);
+}
+
+/* A run that blocks until released, so destroy meets a run in progress. */
+static TG_ATOMIC(uint32_t) run_started, release_run;
+
+static tg_error *
+block_until_released(void *arg)
+{
+	(void)arg;
+	tg_atomic_store_release_u32(&run_started, 1);
+	while (tg_atomic_load_acquire_u32(&release_run) == 0)
+		tg_atomic_pause();
+	return NULL;
+}
+
+static void *
+run_in_thread(void *arg)
+{
+	return tg_runner_run(arg, block_until_released, NULL);
+}
+
+static void
+test_runner_destroy_during_run_is_busy(void **state)
+{
+	tg_runner *r;
+	pthread_t t;
+	void *result;
+
+	(void)state;
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){ .threads = 1 }),
+			 TG_OK);
+	tg_atomic_store_relaxed_u32(&run_started, 0);
+	tg_atomic_store_relaxed_u32(&release_run, 0);
+	assert_int_equal(pthread_create(&t, NULL, run_in_thread, r), 0);
+	while (tg_atomic_load_acquire_u32(&run_started) == 0)
+		tg_atomic_pause();
+	assert_int_equal(tg_runner_destroy(r), TG_EBUSY);
+	tg_atomic_store_release_u32(&release_run, 1);
+	assert_int_equal(pthread_join(t, &result), 0);
+	assert_null(result);
+	assert_int_equal(tg_runner_destroy(r), TG_OK);
+}
+
+/* Concurrent runs from several threads share one pool. */
+static tg_error *
+count_in_group(void *arg)
+{
+	tg_group g;
+	int i;
+
+	tg_group_init(&g, NULL);
+	for (i = 0; i < 1000; i++)
+		tg_spawn(&g, succeed, arg);
+	return tg_group_join(&g, NULL);
+}
+
+static void *
+many_runs(void *arg)
+{
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		tg_error *err = tg_runner_run(arg, count_in_group, NULL);
+
+		if (err != NULL)
+			return err;
+	}
+	return NULL;
+}
+
+static void
+test_runner_concurrent_runs_share_the_pool(void **state)
+{
+	tg_runner *r;
+	pthread_t t[4];
+	void *result;
+	int i;
+
+	(void)state;
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){ .threads = 2 }),
+			 TG_OK);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, many_runs, r), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], &result), 0);
+		assert_null(result);
+	}
+	assert_int_equal(tg_runner_destroy(r), TG_OK);
+}
+
+/* ---------------------------------------------------------------- */
+
+struct ids {
+	uint64_t root, child, child_parent;
+	int child_worker;
+	const char *child_name;
+	int child_line;
+};
+
+static tg_error *
+record_child(void *arg)
+{
+	struct ids *ids = arg;
+	tg_task_info info;
+
+	assert_int_equal(tg_current_task(&info), TG_OK);
+	ids->child = info.id;
+	ids->child_parent = info.parent_id;
+	ids->child_worker = info.worker;
+	ids->child_name = info.name;
+	ids->child_line = info.spawned_at.line;
+	assert_int_equal(tg_current_task_id(), info.id);
+	assert_int_equal(tg_current_worker(), info.worker);
+	return NULL;
+}
+
+static tg_error *
+record_root(void *arg)
+{
+	struct ids *ids = arg;
+	tg_group g;
+
+	ids->root = tg_current_task_id();
+	tg_group_init(&g, NULL);
+	tg_spawn_named(&g, record_child, ids, "the child");
+	return tg_group_join(&g, NULL);
+}
+
+static void
+test_runner_current_task_identifies_tasks(void **state)
+{
+	struct ids ids = { 0 };
+	tg_task_info info;
+
+	(void)state;
+	assert_int_equal(tg_current_task(&info), TG_ENOTASK);
+	assert_int_equal(tg_current_task(NULL), TG_EINVAL);
+	assert_int_equal(tg_current_task_id(), 0);
+	assert_int_equal(tg_current_worker(), -1);
+	assert_false(tg_cancelled());
+	assert_null(tg_checkpoint_at(__FILE__, __LINE__, __func__));
+	assert_null(tg_run(record_root, &ids));
+	assert_true(ids.root != 0);
+	assert_true(ids.child != 0 && ids.child != ids.root);
+	assert_int_equal(ids.child_parent, ids.root);
+	assert_true(ids.child_worker >= 0);
+	assert_string_equal(ids.child_name, "the child");
+	assert_true(ids.child_line > 0);
+}
+
+static void
+test_runner_run_returns_the_root_error(void **state)
+{
+	tg_error *err;
+
+	(void)state;
+	err = tg_run(fail_root, NULL);
+	assert_true(tg_error_is(err, &tg_ValueError));
+	tg_error_decref(err);
+	err = tg_run(NULL, NULL);
+	assert_int_equal(tg_error_code(err), TG_EINVAL);
+	tg_error_decref(err);
+	setenv("TG_THREADS", "nonsense", 1);
+	err = tg_run(succeed, NULL);
+	assert_int_equal(tg_error_code(err), TG_EINVAL);
+	tg_error_decref(err);
+	unsetenv("TG_THREADS");
+}
+
+static void
+test_runner_status_strings(void **state)
+{
+	(void)state;
+	assert_string_equal(tg_status_name(TG_EDEADLK), "TG_EDEADLK");
+	assert_string_equal(tg_strerror(TG_OK), "success");
+	assert_string_equal(tg_strerror(12345), "unknown status");
+	assert_string_equal(tg_version_string(), TG_VERSION_STRING);
+	assert_int_equal(tg_version(), TG_VERSION_HEX);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_runner_config_is_validated),
+		cmocka_unit_test(test_runner_thread_count_from_environment),
+		cmocka_unit_test(test_runner_many_runs_on_one_pool),
+		cmocka_unit_test(test_runner_pool_create_destroy_cycles),
+		cmocka_unit_test(test_runner_called_from_own_task_is_refused),
+		cmocka_unit_test(test_runner_destroy_during_run_is_busy),
+		cmocka_unit_test(test_runner_concurrent_runs_share_the_pool),
+		cmocka_unit_test(test_runner_current_task_identifies_tasks),
+		cmocka_unit_test(test_runner_run_returns_the_root_error),
+		cmocka_unit_test(test_runner_status_strings),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
