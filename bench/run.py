@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 IMPL_ORDER = ["serial", "tg", "gomp", "iomp", "tbb"]
 IMPL_NAME = {
@@ -79,12 +80,45 @@ def parse_lines(text):
     return rows
 
 
+def cpu_busy(interval=0.5):
+    """Fraction of all CPUs busy (not idle, not iowait) over interval s."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)
+    try:
+        t0, i0 = sample()
+        time.sleep(interval)
+        t1, i1 = sample()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return 0.0 if t1 == t0 else 1.0 - (i1 - i0) / (t1 - t0)
+
+
 class Runner:
-    def __init__(self, build_dir, timeout, raw):
+    def __init__(self, build_dir, timeout, raw, wait_idle=0.0):
         self.build_dir = build_dir
         self.timeout = timeout
         self.raw = raw
+        self.wait_idle = wait_idle
+        self.busy_runs = 0
         self.have_taskset = shutil.which("taskset") is not None
+
+    def settle(self):
+        """Waits (up to wait_idle s) until other processes leave the CPUs
+        idle; returns False if they never did (the timing is flagged)."""
+        if self.wait_idle <= 0:
+            return True
+        deadline = time.monotonic() + self.wait_idle
+        while True:
+            busy = cpu_busy()
+            if busy < 0.15:
+                return True
+            if time.monotonic() > deadline:
+                self.raw.write(f"# machine busy ({busy:.0%}) before run\n")
+                self.busy_runs += 1
+                return False
+            time.sleep(2)
 
     def binary(self, kernel, impl):
         return os.path.join(self.build_dir, f"bench_{kernel}_{impl}")
@@ -111,6 +145,7 @@ class Runner:
                 cmd = ["taskset", "-c", cpus] + cmd
         if prefix:
             cmd = prefix + cmd
+        quiet = True if prefix else self.settle()
         self.raw.write("$ " + " ".join(cmd) + "\n")
         try:
             p = subprocess.run(cmd, env=env, capture_output=True, text=True,
@@ -127,6 +162,8 @@ class Runner:
                            + "\n")
         self.raw.flush()
         rows = parse_lines(p.stdout)
+        for r in rows:
+            r["quiet"] = quiet
         if p.returncode != 0:
             tail = p.stderr.strip().splitlines()[-3:]
             return rows, f"exit {p.returncode}: " + " | ".join(tail)
@@ -195,6 +232,10 @@ def main():
     ap.add_argument("--impls", default=None,
                     help="comma list among " + ",".join(IMPL_ORDER[1:]))
     ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--wait-idle", type=float, default=60,
+                    help="before each timed program, wait up to this many "
+                         "seconds for the CPUs to be idle (0: never wait); "
+                         "runs that start on a busy machine are flagged")
     ap.add_argument("--timeout", type=int, default=300,
                     help="seconds per program run")
     ap.add_argument("--out", default=None,
@@ -215,7 +256,7 @@ def main():
     out_path = args.out or os.path.join(args.build_dir, "results.md")
     raw_path = os.path.splitext(out_path)[0] + ".raw.txt"
     raw = open(raw_path, "w")
-    runner = Runner(args.build_dir, args.timeout, raw)
+    runner = Runner(args.build_dir, args.timeout, raw, args.wait_idle)
     if not runner.available("fib", "serial"):
         raise SystemExit(f"no benchmark programs in {args.build_dir}: "
                          "run bench/run.sh (it builds them)")
@@ -226,6 +267,7 @@ def main():
 
     results = []   # one dict per (case, impl)
     serials = []   # the serial baselines, per compiler
+    busy_serial = set()
     problems = []
     for kernel, n, label in cases:
         spin_arg = spin if kernel == "spin" else None
@@ -240,6 +282,8 @@ def main():
                 problems.append(f"{label} {sname}: {err}")
                 log(f"   {sname}: {err}")
                 continue
+            if not all(r["quiet"] for r in rows):
+                busy_serial.add(label)
             b = dict(ts=median_ms(rows),
                      rss=max(int(r["maxrss_kb"]) for r in rows),
                      spawns=int(rows[0]["spawns"]), cc=rows[0].get("cc", "?"))
@@ -257,6 +301,7 @@ def main():
                 continue
             b = base["main"]
             res = dict(label=label, impl=impl, ts=b["ts"], t1=None, t2=None,
+                       min1=None, min2=None,
                        spawns=b["spawns"], rss1=None, rss2=None,
                        rss_s=b["rss"], err=None, cc=b["cc"])
             for threads in (1, 2):
@@ -275,6 +320,10 @@ def main():
                                cc=cc)
                 t = median_ms(rows)
                 rss = max(int(r["maxrss_kb"]) for r in rows)
+                res["min%d" % threads] = min(float(r["time_ms"])
+                                             for r in rows)
+                if not all(r["quiet"] for r in rows):
+                    res["busy"] = True
                 res["t%d" % threads] = t
                 res["rss%d" % threads] = rss
                 log(f"   {impl} {threads}w: {t:.2f} ms")
@@ -318,7 +367,7 @@ def main():
 
     elapsed = (datetime.datetime.now() - started).total_seconds()
     report = render(results, serials, cg, problems, reps, spin, elapsed,
-                    args)
+                    args, busy_serial, runner.busy_runs)
     print(report)
     with open(out_path, "w") as f:
         f.write(report)
@@ -363,7 +412,8 @@ def machine_lines():
     ]
 
 
-def render(results, serials, cg, problems, reps, spin, elapsed, args):
+def render(results, serials, cg, problems, reps, spin, elapsed, args,
+           busy, busy_runs):
     L = []
     L.append(f"# taskgroup benchmarks ({datetime.date.today().isoformat()})")
     L.append("")
@@ -373,7 +423,8 @@ def render(results, serials, cg, problems, reps, spin, elapsed, args):
              f"steps per task (~50 us); total {elapsed:.0f} s"
              + (" (--quick)" if args.quick else ""))
     L.append("")
-    L.append("| kernel | impl | serial ms | 1 worker ms | 2 workers ms "
+    L.append("| kernel | impl | serial ms | 1 worker ms (min) "
+             "| 2 workers ms (min) "
              "| speedup T1/T2 | Tserial/T2 | ns/spawn (T1-Ts)/spawns "
              "| spawns | peak RSS MiB 1w / 2w (serial) | cc |")
     L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|")
@@ -390,12 +441,24 @@ def render(results, serials, cg, problems, reps, spin, elapsed, args):
             if r["rss2"]:
                 rss += f" / {r['rss2'] / 1024:.1f}"
             rss += f" ({r['rss_s'] / 1024:.1f})"
-        row = [r["label"], IMPL_NAME[r["impl"]], fmt(ts, 2), fmt(t1, 2),
-               fmt(t2, 2), fmt(sp, 2), fmt(sps, 2), fmt(ns, 1),
+        def with_min(t, key):
+            if t is None:
+                return "-"
+            return f"{fmt(t, 2)} ({fmt(r.get(key), 2)})"
+        flag = " *" if r.get("busy") or r["label"] in busy else ""
+        row = [r["label"], IMPL_NAME[r["impl"]] + flag, fmt(ts, 2),
+               with_min(t1, "min1"), with_min(t2, "min2"), fmt(sp, 2),
+               fmt(sps, 2), fmt(ns, 1),
                str(r["spawns"]), rss, r["cc"]]
         if r["err"]:
             row[4] = "**" + r["err"].replace("|", "/") + "**"
         L.append("| " + " | ".join(row) + " |")
+    if busy_runs:
+        L.append("")
+        L.append(f"\\* {busy_runs} program run(s) started while other "
+                 f"processes kept the CPUs busy (after waiting "
+                 f"{args.wait_idle:.0f} s): rows marked * (their own or their "
+                 f"serial baseline's timing) are disturbed.")
     if serials:
         L.append("")
         L.append("Serial baselines: "

@@ -12,16 +12,18 @@
  * Cancelling sets the bits (seq_cst RMW) and then bumps the pool's
  * cancellation epoch.  Nothing is pushed to descendants and nothing is
  * registered when a group opens (which would cost a locked instruction per
- * group on the fork-join hot path).  Instead each scope memoises "cancelled
- * as of epoch E" and each worker caches its current scope's answer:
+ * group on the fork-join hot path).  Instead each scope memoises
+ * "cancelled as of epoch E" in one word, and a checkpoint is
  *
- *   tg_cancelled():  epoch == cache.epoch ? cache.answer : recompute
+ *   memo(scope) >> 1 == epoch ? memo & 1 : recompute
  *
- * so a checkpoint is a thread-local read and one acquire load of the epoch
- * (a plain load on x86-64).  Recomputing walks up the scope chain only
- * until it meets a memo of the current epoch, so the walk happens once per
- * scope per cancellation event anywhere in the pool, never per checkpoint.
- * Every scope on the walk is alive: it encloses the running code.
+ * a thread-local read, one acquire load of the epoch (a plain load on
+ * x86-64) and one relaxed load of the memo.  Recomputing walks up the scope
+ * chain only until it meets a memo of the current epoch, so the walk
+ * happens once per scope per cancellation event anywhere in the pool,
+ * never per checkpoint.  Every scope on the walk is alive: it encloses the
+ * running code.  A new group copies its enclosing scope's answer into its
+ * memo, so opening a group costs no walk either.
  *
  * Memory order: the canceller's bits RMW happens before its epoch RMW
  * (program order, both seq_cst); a reader that loads the new epoch with
@@ -73,21 +75,18 @@ bool
 tg_cancelled(void)
 {
 	tg__worker *w = tg__self();
-	uint64_t epoch;
+	tg__gcore *scope;
 
-	if (w == NULL || w->scope == NULL)
+	if (w == NULL)
+		return false;
+	scope = tg__current_scope(w);
+	if (scope == NULL)
 		return false;
 	/* A checkpoint is also a scheduling point: share queued work with a
 	 * thief that asked (deque.h, "Sharing"). */
 	if (tg__deque_wanted(&w->dq))
 		tg__share_work(w);
-	/* acquire: pairs with the epoch RMW in tg__scope_cancel. */
-	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
-	if (epoch != w->seen_epoch) {
-		w->seen_cancelled = tg__scope_cancelled(w->pool, w->scope);
-		w->seen_epoch = epoch;
-	}
-	return w->seen_cancelled;
+	return tg__scope_cancelled(w->pool, scope);
 }
 
 tg_error *

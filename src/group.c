@@ -63,36 +63,45 @@ handle_of(tg_group *g)
 	return (handle *)(void *)g->tg__opaque;
 }
 
-/* The handle's core if g is an initialised, open handle; else NULL and
- * *status says why. */
-static tg__gcore *
-open_core(tg_group *g, int *status)
+/* Why g is not an open handle: TG_EINVAL or TG_EFINISHED. */
+static int
+closed_status(tg_group *g)
 {
 	handle *h;
-	uint64_t state;
 
-	if (g == NULL) {
-		*status = TG_EINVAL;
-		return NULL;
-	}
+	if (g == NULL)
+		return TG_EINVAL;
 	h = handle_of(g);
-	/* relaxed: the handle state only changes on the owner's thread at
-	 * the end of the join, after which no legal spawner remains. */
-	state = tg_atomic_load_relaxed_u64(&h->state);
+	/* relaxed: see open_core. */
+	if (h->magic == HANDLE_MAGIC &&
+	    tg_atomic_load_relaxed_u64(&h->state) == HANDLE_JOINED)
+		return TG_EFINISHED;
+	return TG_EINVAL;
+}
+
+/* The core of an initialised, open handle; NULL otherwise (closed_status
+ * says why). */
+static inline tg__gcore *
+open_core(tg_group *g)
+{
+	handle *h;
+
+	if (g == NULL)
+		return NULL;
+	h = handle_of(g);
+	/* relaxed: the state changes only on the owner's thread at the end
+	 * of the join, after which no legal spawner remains. */
 	if (h->magic != HANDLE_MAGIC ||
-	    (state != HANDLE_OPEN && state != HANDLE_JOINED)) {
-		*status = TG_EINVAL;
+	    tg_atomic_load_relaxed_u64(&h->state) != HANDLE_OPEN)
 		return NULL;
-	}
-	if (state == HANDLE_JOINED) {
-		*status = TG_EFINISHED;
-		return NULL;
-	}
-	*status = TG_OK;
 	return h->core;
 }
 
-static tg__gcore *
+/* Cores in a worker's cache keep their shared fields at rest (counters 0,
+ * no failures, no cancel bits): fresh ones from calloc, recycled ones
+ * because join_core restores that before freeing.  So init only writes the
+ * owner-side fields. */
+static inline tg__gcore *
 core_alloc(tg__worker *w)
 {
 	tg__gcore *gc = w->free_cores;
@@ -110,7 +119,7 @@ core_alloc(tg__worker *w)
 	return gc;
 }
 
-static void
+static inline void
 core_free(tg__worker *w, tg__gcore *gc)
 {
 	gc->next_free = w->free_cores;
@@ -123,6 +132,8 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	tg__worker *w = tg__self();
 	tg__gcore *gc;
 	handle *h;
+	uint64_t epoch;
+	bool parent;
 	int policy = opts != NULL ? opts->policy : TG_POLICY_FAIL_FAST;
 
 	if (g == NULL || (policy != TG_POLICY_FAIL_FAST &&
@@ -136,34 +147,23 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	gc->owner_worker = w;
 	gc->owner = w->current;
 	gc->enclosing = w->current->open;
-	gc->parent_scope = w->scope;
+	gc->parent_scope = tg__current_scope(w);
 	gc->policy = policy;
 	gc->name = opts != NULL ? opts->name : NULL;
 	gc->spawned_local = 0;
 	gc->done_local = 0;
-	/* relaxed: the core is published to other threads by the release
-	 * store of bottom when its first child is pushed. */
-	tg_atomic_store_relaxed_u64(&gc->spawned_remote, 0);
-	tg_atomic_store_relaxed_u64(&gc->done_remote, 0);
-	tg_atomic_store_relaxed_u64(&gc->cancel, 0);
-	{
-		/* Seed the memo: a new scope is cancelled exactly when its
-		 * enclosing scope is.  The epoch is read first, so the memo
-		 * can only be older than the answer, never newer. */
-		uint64_t epoch =
-			tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
-		bool parent = w->scope != NULL &&
-			      tg__scope_cancelled(w->pool, w->scope);
-
-		/* relaxed: published with the core (see below). */
-		tg_atomic_store_relaxed_u64(&gc->memo, epoch << 1 | parent);
-	}
-	tg_atomic_store_relaxed_ptr(&gc->failed, NULL);
+	/* Seed the memo: a new scope is cancelled exactly when its enclosing
+	 * scope is.  The epoch is read first, so the memo can only be older
+	 * than the answer, never newer. */
+	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
+	parent = gc->parent_scope != NULL &&
+		 tg__scope_cancelled(w->pool, gc->parent_scope);
+	/* relaxed: the core reaches other threads inside the frames of its
+	 * children, published by the deque's release store of split. */
+	tg_atomic_store_relaxed_u64(&gc->memo, epoch << 1 | parent);
 	w->current->open = gc;
-	tg__scope_enter(w, gc);
 
 	h = handle_of(g);
-	memset(h, 0, sizeof(*h));
 	h->magic = HANDLE_MAGIC;
 	h->core = gc;
 	/* relaxed: same publication as the core. */
@@ -171,19 +171,14 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	return TG_OK;
 }
 
-int
-tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg,
-	    const tg_spawn_options *opts, const char *file, int line,
-	    const char *func)
+/* The spawn proper, once g is known open. */
+static inline int
+spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
+      const tg_site *site)
 {
 	tg__worker *w = tg__self();
-	tg__gcore *gc;
 	tg__frame *f;
-	int status;
 
-	gc = open_core(g, &status);
-	if (gc == NULL)
-		return status;
 	if (fn == NULL)
 		return TG_EINVAL;
 	if (w == NULL || w->current == NULL)
@@ -198,11 +193,8 @@ tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg,
 	f->group = gc;
 	f->run = NULL;
 	f->id = tg__next_task_id(w);
-	f->name = opts != NULL ? opts->name : NULL;
-	f->file = file;
-	f->func = func;
-	f->line = line;
-	f->error = NULL;
+	f->name = name;
+	f->site = site;
 	if (gc->owner_worker == w) {
 		f->key = gc->spawned_local++;
 	} else {
@@ -222,9 +214,30 @@ tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg,
 	return TG_OK;
 }
 
+int
+tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
+{
+	tg__gcore *gc = open_core(g);
+
+	if (gc == NULL)
+		return closed_status(g);
+	return spawn(gc, fn, arg, NULL, site);
+}
+
+int
+tg_spawn_named_at(tg_group *g, tg_task_fn fn, void *arg, const char *name,
+		  const tg_site *site)
+{
+	tg__gcore *gc = open_core(g);
+
+	if (gc == NULL)
+		return closed_status(g);
+	return spawn(gc, fn, arg, name, site);
+}
+
 int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg)
 {
-	return tg_spawn_at(g, fn, arg, NULL, NULL, 0, NULL);
+	return tg_spawn_at(g, fn, arg, NULL);
 }
 
 static bool
@@ -367,20 +380,22 @@ static tg_error *
 join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err)
 {
 	bool body_cancelled = false;
-	bool outside, own;
+	bool outside;
+	uint64_t own;
 	tg__frame *failed;
 	tg_error *result;
 
-	if (body_err != NULL && tg__error_is_cancel(body_err)) {
-		tg_error_decref(body_err);
-		body_err = NULL;
-		body_cancelled = true;
-	} else if (body_err != NULL &&
-		   (gc->policy == TG_POLICY_FAIL_FAST ||
-		    tg__error_is_fatal(body_err))) {
-		/* An error leaving the body aborts the group, as an
-		 * exception leaving `async with` does. */
-		tg__scope_cancel(w->pool, gc, TG__CANCEL_FAILED);
+	if (body_err != NULL) {
+		if (tg__error_is_cancel(body_err)) {
+			tg_error_decref(body_err);
+			body_err = NULL;
+			body_cancelled = true;
+		} else if (gc->policy == TG_POLICY_FAIL_FAST ||
+			   tg__error_is_fatal(body_err)) {
+			/* An error leaving the body aborts the group, as an
+			 * exception leaving `async with` does. */
+			tg__scope_cancel(w->pool, gc, TG__CANCEL_FAILED);
+		}
 	}
 	wait_children(w, gc);
 
@@ -389,19 +404,32 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err)
 	 * no push can race this read: no exchange (locked op) is needed. */
 	failed = tg_atomic_load_acquire_ptr(&gc->failed);
 	/* relaxed: every writer of the bits has finished (joined). */
-	own = tg_atomic_load_relaxed_u64(&gc->cancel) != 0;
+	own = tg_atomic_load_relaxed_u64(&gc->cancel);
 	outside = gc->parent_scope != NULL &&
 		  tg__scope_cancelled(w->pool, gc->parent_scope);
 
-	/* Close the scope before building errors: the owner is back in the
-	 * enclosing scope. */
+	/* Back in the enclosing scope. */
 	w->current->open = gc->enclosing;
-	tg__scope_enter(w, gc->parent_scope);
 
-	result = collect(w, failed, body_err);
-	if (result == NULL && (outside || (body_cancelled && !own)))
-		result = tg__error_cancelled(__FILE__, __LINE__, __func__);
+	/* Restore the at-rest state of the core (see core_alloc): only what
+	 * this group changed.  Nothing else can touch the core any more. */
+	if (failed != NULL)
+		tg_atomic_store_relaxed_ptr(&gc->failed, NULL);
+	if (own != 0)
+		tg_atomic_store_relaxed_u64(&gc->cancel, 0);
+	if ((tg_atomic_load_relaxed_u64(&gc->done_remote) |
+	     tg_atomic_load_relaxed_u64(&gc->spawned_remote)) != 0) {
+		tg_atomic_store_relaxed_u64(&gc->done_remote, 0);
+		tg_atomic_store_relaxed_u64(&gc->spawned_remote, 0);
+	}
 	core_free(w, gc);
+
+	if (failed == NULL && body_err == NULL)
+		result = NULL;
+	else
+		result = collect(w, failed, body_err);
+	if (result == NULL && (outside || (body_cancelled && own == 0)))
+		result = tg__error_cancelled(__FILE__, __LINE__, __func__);
 	return result;
 }
 
@@ -409,17 +437,18 @@ tg_error *
 tg_group_join(tg_group *g, tg_error *body_err)
 {
 	tg__worker *w = tg__self();
-	tg__gcore *gc;
+	tg__gcore *gc = open_core(g);
 	tg_error *result;
 	int status;
 
-	gc = open_core(g, &status);
-	if (gc == NULL)
+	if (gc == NULL) {
+		status = closed_status(g);
 		return tg__error_usage(status, body_err,
 				       "tg_group_join: %s",
 				       status == TG_EFINISHED
 					       ? "the group was already joined"
 					       : "not an initialised group");
+	}
 	if (w == NULL || w->current != gc->owner)
 		return tg__error_usage(TG_ENOTOWNER, body_err,
 				       "tg_group_join: only the task that "
@@ -437,12 +466,13 @@ tg_group_join(tg_group *g, tg_error *body_err)
 int
 tg_group_cancel(tg_group *g)
 {
-	tg__gcore *gc;
+	tg__gcore *gc = open_core(g);
 	int status;
 
-	gc = open_core(g, &status);
-	if (gc == NULL)
+	if (gc == NULL) {
+		status = closed_status(g);
 		return status == TG_EFINISHED ? TG_OK : status;
+	}
 	tg__scope_cancel(gc->owner_worker->pool, gc, TG__CANCEL_EXPLICIT);
 	return TG_OK;
 }

@@ -46,7 +46,6 @@ worker_new(tg__pool *pool, int index)
 	}
 	w->pool = pool;
 	w->index = index;
-	w->seen_epoch = TG__EPOCH_NONE;
 	w->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(index + 1);
 	tg_atomic_store_relaxed_u32(&w->last_thief, UINT32_MAX);
 	return w;

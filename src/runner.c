@@ -105,8 +105,7 @@ tg_runner_threads(const tg_runner *r)
 
 /* Submits fn(arg) as a root task and waits for it. */
 static tg_error *
-run_root(tg_runner *r, tg_task_fn fn, void *arg, const char *file, int line,
-	 const char *func)
+run_root(tg_runner *r, tg_task_fn fn, void *arg, const tg_site *site)
 {
 	struct tg__run run;
 	tg__frame *f = tg__malloc(sizeof(*f));
@@ -127,8 +126,7 @@ run_root(tg_runner *r, tg_task_fn fn, void *arg, const char *file, int line,
 	run.done = false;
 	run.result = NULL;
 	*f = (tg__frame){ .fn = fn, .arg = arg, .run = &run,
-			  .id = tg__next_root_id(), .file = file,
-			  .line = line, .func = func };
+			  .id = tg__next_root_id(), .site = site };
 	tg__pool_inject(r->pool, f);
 	pthread_mutex_lock(&run.lock);
 	while (!run.done)
@@ -140,8 +138,7 @@ run_root(tg_runner *r, tg_task_fn fn, void *arg, const char *file, int line,
 }
 
 tg_error *
-tg_runner_run_at(tg_runner *r, tg_task_fn fn, void *arg, const char *file,
-		 int line, const char *func)
+tg_runner_run_at(tg_runner *r, tg_task_fn fn, void *arg, const tg_site *site)
 {
 	tg__worker *w = tg__self();
 	tg_error *err;
@@ -165,7 +162,7 @@ tg_runner_run_at(tg_runner *r, tg_task_fn fn, void *arg, const char *file,
 				       "tg_runner_run: the runner is being "
 				       "destroyed");
 	}
-	err = run_root(r, fn, arg, file, line, func);
+	err = run_root(r, fn, arg, site);
 	/* seq_cst: see above; also orders the run before a destroy. */
 	tg_atomic_faa_seqcst_u32(&r->active, (uint32_t)-1);
 	return err;
@@ -194,12 +191,11 @@ tg_runner_destroy(tg_runner *r)
 
 tg_error *(tg_runner_run)(tg_runner *r, tg_task_fn fn, void *arg)
 {
-	return tg_runner_run_at(r, fn, arg, NULL, 0, NULL);
+	return tg_runner_run_at(r, fn, arg, NULL);
 }
 
 tg_error *
-tg_run_at(tg_task_fn fn, void *arg, const char *file, int line,
-	  const char *func)
+tg_run_at(tg_task_fn fn, void *arg, const tg_site *site)
 {
 	tg_runner *r;
 	tg_error *err;
@@ -217,7 +213,7 @@ tg_run_at(tg_task_fn fn, void *arg, const char *file, int line,
 	if (rc != TG_OK)
 		return tg__error_usage(rc, NULL, "tg_run: cannot start the "
 				       "pool: %s", tg_strerror(rc));
-	err = tg_runner_run_at(r, fn, arg, file, line, func);
+	err = tg_runner_run_at(r, fn, arg, site);
 	rc = tg_runner_destroy(r);
 	(void)rc; /* cannot be busy: our run has returned */
 	return err;
@@ -225,5 +221,5 @@ tg_run_at(tg_task_fn fn, void *arg, const char *file, int line,
 
 tg_error *(tg_run)(tg_task_fn fn, void *arg)
 {
-	return tg_run_at(fn, arg, NULL, 0, NULL);
+	return tg_run_at(fn, arg, NULL);
 }

@@ -41,12 +41,10 @@ typedef struct tg__frame {
 	uint64_t key;            /* spawn order within the group */
 	uint64_t id;
 	const char *name;
-	const char *file;        /* spawn site */
-	const char *func;
-	int line;
+	const tg_site *site;     /* spawn site; NULL when not recorded */
 	int worker;              /* set when it starts */
 	struct tg__gcore *open;  /* innermost group it opened, not joined */
-	tg_error *error;         /* failed: kept on the group's list */
+	tg_error *error;         /* failed only: set by record_failure */
 	struct tg__frame *next;  /* cache, injection queue, failed list */
 } tg__frame;
 
@@ -91,14 +89,9 @@ typedef struct tg__worker {
 	tg__deque dq;
 	struct tg__pool *pool;
 	int index;
-	/* Running task and its cancellation scope (innermost open group of
-	 * that task, else its own group).  Owner only. */
+	/* Running task (owner only).  Its cancellation scope is derived:
+	 * tg__current_scope(). */
 	tg__frame *current;
-	struct tg__gcore *scope;
-	/* tg_cancelled's cache: the answer for scope at pool epoch seen_epoch
-	 * (TG__EPOCH_NONE = recompute). */
-	uint64_t seen_epoch;
-	bool seen_cancelled;
 	/* Index of the worker that last stole from us (leapfrog hint);
 	 * written by thieves. */
 	TG_ATOMIC(uint32_t) last_thief;
@@ -114,8 +107,6 @@ typedef struct tg__worker {
 	bool started;
 	void *raw; /* allocation base (the struct is cache-line aligned) */
 } tg__worker;
-
-#define TG__EPOCH_NONE UINT64_MAX
 
 /* Frames kept per worker beyond which freed frames go back to malloc. */
 #define TG__FRAME_CACHE_MAX 4096
@@ -231,11 +222,17 @@ tg__scope_cancelled(tg__pool *pool, tg__gcore *gc)
 	return tg__scope_cancelled_slow(pool, gc, epoch);
 }
 void tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason);
-static inline void
-tg__scope_enter(tg__worker *w, tg__gcore *scope)
+/* The cancellation scope of the code w is running: the innermost group
+ * its task has open, else the group the task belongs to (NULL for a root
+ * task outside any group, and outside tasks). */
+static inline tg__gcore *
+tg__current_scope(const tg__worker *w)
 {
-	w->scope = scope;
-	w->seen_epoch = TG__EPOCH_NONE;
+	const tg__frame *f = w->current;
+
+	if (f == NULL)
+		return NULL;
+	return f->open != NULL ? f->open : f->group;
 }
 
 /* runner.c: a root task finished. */

@@ -14,9 +14,9 @@ site_of(const tg__frame *f)
 {
 	tg_spawn_site s;
 
-	s.file = f->file;
-	s.line = f->line;
-	s.func = f->func;
+	s.file = f->site != NULL ? f->site->file : NULL;
+	s.line = f->site != NULL ? f->site->line : 0;
+	s.func = f->site != NULL ? f->site->func : NULL;
 	s.task_id = f->id;
 	s.task_name = f->name;
 	return s;

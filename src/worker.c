@@ -100,9 +100,10 @@ record_failure(tg__pool *pool, tg__gcore *gc, tg__frame *f, tg_error *err)
 		tg__scope_cancel(pool, gc, TG__CANCEL_FAILED);
 }
 
-/* The end of a task (or of a child skipped as cancelled): hand its error
- * to its group (or its run) and count it done.  After the count, the group
- * may be joined and recycled at once: touch nothing of it afterwards. */
+/* The end of a task (or of a child skipped as cancelled) in the cases
+ * that need more than a local count: a root, a failure, or a completion on
+ * a worker other than the group owner's.  After the count the group may be
+ * joined and recycled at once: touch nothing of it afterwards. */
 static void
 finish_frame(tg__worker *w, tg__frame *f, tg_error *err)
 {
@@ -137,11 +138,11 @@ finish_frame(tg__worker *w, tg__frame *f, tg_error *err)
 void
 tg__run_frame(tg__worker *w, tg__frame *f)
 {
-	tg__frame *saved_frame = w->current;
-	tg__gcore *saved_scope = w->scope;
+	tg__gcore *gc = f->group;
+	tg__frame *saved = w->current;
 	tg_error *err;
 
-	if (f->group != NULL && tg__scope_cancelled(w->pool, f->group)) {
+	if (gc != NULL && tg__scope_cancelled(w->pool, gc)) {
 		/* Skipped: cancelled before it started; never runs. */
 		finish_frame(w, f, NULL);
 		return;
@@ -149,12 +150,16 @@ tg__run_frame(tg__worker *w, tg__frame *f)
 	f->worker = w->index;
 	f->open = NULL;
 	w->current = f;
-	tg__scope_enter(w, f->group);
 	err = f->fn(f->arg);
 	if (f->open != NULL)
 		err = tg__join_abandoned(w, f, err);
-	w->current = saved_frame;
-	tg__scope_enter(w, saved_scope);
+	w->current = saved;
+	if (err == NULL && gc != NULL && gc->owner_worker == w) {
+		/* The common case: a success counted on the owner's thread. */
+		gc->done_local++;
+		tg__frame_free(w, f);
+		return;
+	}
 	finish_frame(w, f, err);
 }
 

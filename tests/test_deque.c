@@ -1,11 +1,13 @@
 /*
  * test_deque.c - single-thread unit tests of the work-stealing deque
- * (src/deque.h, src/deque.c).  The concurrent behaviour is covered by
- * tests/stress/stress_deque.c and the Relacy model in tests/relacy.
+ * (src/deque.h, src/deque.c: Chase-Lev with a private region, "split").
+ * The concurrent behaviour is covered by tests/stress/stress_deque.c and
+ * the Relacy model in tests/relacy.
  *
- * Each test checks the whole observable state it can see: the items and
- * their order, size(), looks_empty(), and the invariant bottom >= top.
- * Allocation counts come from an allocator installed with
+ * Each test checks the whole observable state it can see after every
+ * step: the items and their order, the indices (top <= split <= bottom,
+ * split == the owner's copy, top_floor <= top), looks_empty() and
+ * crowded().  Allocation counts come from an allocator installed with
  * tg_set_allocator, which also injects the out-of-memory failures.
  */
 #include <setjmp.h>
@@ -113,9 +115,9 @@ top_of(tg__deque *d)
 }
 
 static int64_t
-bottom_of(tg__deque *d)
+split_of(tg__deque *d)
 {
-	return tg_atomic_load_relaxed_i64(&d->bottom);
+	return tg_atomic_load_relaxed_i64(&d->split);
 }
 
 static int64_t
@@ -123,6 +125,8 @@ capacity_of(tg__deque *d)
 {
 	tg__deque_buf *buf = tg_atomic_load_relaxed_ptr(&d->buf);
 
+	/* The thieves' view and the owner's copy agree at rest. */
+	assert_ptr_equal(buf, d->buf_owner);
 	return buf->mask + 1;
 }
 
@@ -132,21 +136,32 @@ capacity_of(tg__deque *d)
 static void
 set_origin(tg__deque *d, int64_t origin)
 {
-	assert_int_equal(top_of(d), bottom_of(d));
+	assert_int_equal(top_of(d), d->bottom);
 	tg_atomic_store_relaxed_i64(&d->top, origin);
-	tg_atomic_store_relaxed_i64(&d->bottom, origin);
+	tg_atomic_store_relaxed_i64(&d->split, origin);
+	d->bottom = origin;
+	d->split_owner = origin;
+	d->top_floor = origin;
 }
 
-/* Items are addresses inside one array, so their value is their index. */
+/* Items are addresses inside one array, so an item names its index. */
 static int cells[4096];
 #define ITEM(i) ((void *)&cells[(i)])
 
+/* The whole state at rest: public [top, split), private [split, bottom). */
 static void
-assert_state(tg__deque *d, int64_t size)
+assert_state(tg__deque *d, int64_t public_n, int64_t private_n)
 {
-	assert_true(bottom_of(d) >= top_of(d));
-	assert_int_equal(tg__deque_size(d), size);
-	assert_int_equal(tg__deque_looks_empty(d), size == 0);
+	int64_t t = top_of(d), s = split_of(d), b = d->bottom;
+
+	assert_true(t <= s);
+	assert_true(s <= b);
+	assert_int_equal(s, d->split_owner);
+	assert_true(d->top_floor <= t);
+	assert_int_equal(s - t, public_n);
+	assert_int_equal(b - s, private_n);
+	assert_int_equal(tg__deque_looks_empty(d), public_n == 0);
+	assert_true(b - t <= capacity_of(d));
 }
 
 static void *
@@ -157,13 +172,26 @@ steal_one(tg__deque *d)
 
 	/* Single-threaded, a steal is never lost. */
 	assert_int_not_equal(r, TG__STEAL_LOST);
-	if (r == TG__STEAL_EMPTY)
+	if (r == TG__STEAL_EMPTY) {
+		/* An empty public region asks the owner to share. */
+		assert_true(tg__deque_wanted(d));
 		return NULL;
+	}
 	assert_non_null(x);
 	return x;
 }
 
+/* Publishes everything private (share halves, so repeat). */
+static void
+share_all(tg__deque *d)
+{
+	while (tg__deque_share(d))
+		;
+	assert_int_equal(split_of(d), d->bottom);
+}
+
 static const int64_t origins[] = { 0, (int64_t)1 << 62 };
+#define N_ORIGINS (sizeof(origins) / sizeof(origins[0]))
 
 /* ------------------------------------------------------------------ */
 /* Tests                                                                */
@@ -187,8 +215,9 @@ test_deque_init_rejects_bad_capacity(void **state)
 		assert_int_equal(tg__deque_init(&d, good[i]), 0);
 		assert_int_equal(capacity_of(&d), good[i]);
 		assert_int_equal(top_of(&d), 0);
-		assert_int_equal(bottom_of(&d), 0);
-		assert_state(&d, 0);
+		assert_int_equal(d.bottom, 0);
+		assert_false(tg__deque_wanted(&d));
+		assert_state(&d, 0, 0);
 		tg__deque_destroy(&d);
 	}
 }
@@ -236,7 +265,7 @@ test_deque_push_take_lifo(void **state)
 	size_t o;
 
 	(void)state;
-	for (o = 0; o < sizeof(origins) / sizeof(origins[0]); o++) {
+	for (o = 0; o < N_ORIGINS; o++) {
 		tg__deque d;
 		long before = heap.mallocs;
 		int i;
@@ -245,17 +274,51 @@ test_deque_push_take_lifo(void **state)
 		set_origin(&d, origins[o]);
 		for (i = 0; i < 100; i++) {
 			assert_true(tg__deque_push(&d, ITEM(i)));
-			assert_state(&d, i + 1);
+			assert_state(&d, 0, i + 1);
 		}
 		for (i = 99; i >= 0; i--) {
 			assert_ptr_equal(tg__deque_take(&d), ITEM(i));
-			assert_state(&d, i);
+			assert_state(&d, 0, i);
 		}
 		assert_null(tg__deque_take(&d));
-		assert_state(&d, 0);
+		assert_state(&d, 0, 0);
 		/* No growth was needed. */
 		assert_int_equal(capacity_of(&d), 128);
 		assert_int_equal(heap.mallocs - before, 1);
+		tg__deque_destroy(&d);
+	}
+}
+
+/* LIFO holds across the split: private items first, then the public ones
+ * through the Chase-Lev take (top of the public region first). */
+static void
+test_deque_take_lifo_through_public_items(void **state)
+{
+	size_t o;
+
+	(void)state;
+	for (o = 0; o < N_ORIGINS; o++) {
+		tg__deque d;
+		int i;
+
+		assert_int_equal(tg__deque_init(&d, 64), 0);
+		set_origin(&d, origins[o]);
+		for (i = 0; i < 40; i++)
+			assert_true(tg__deque_push(&d, ITEM(i)));
+		assert_true(tg__deque_share(&d)); /* [0,20) public */
+		assert_state(&d, 20, 20);
+		assert_true(tg__deque_share(&d)); /* [0,30) public */
+		assert_state(&d, 30, 10);
+		for (i = 39; i >= 30; i--)
+			assert_ptr_equal(tg__deque_take(&d), ITEM(i));
+		assert_state(&d, 30, 0);
+		for (i = 29; i >= 0; i--) {
+			assert_ptr_equal(tg__deque_take(&d), ITEM(i));
+			assert_state(&d, i, 0);
+		}
+		assert_null(tg__deque_take(&d));
+		assert_state(&d, 0, 0);
+		assert_int_equal(top_of(&d), origins[o] + 1); /* last by CAS */
 		tg__deque_destroy(&d);
 	}
 }
@@ -268,28 +331,39 @@ test_deque_take_empty_returns_null(void **state)
 
 	(void)state;
 	assert_int_equal(tg__deque_init(&d, 2), 0);
-	/* Never used: the signed indices make b = -1 < t = 0. */
+	/* Never used: the signed indices make bottom - 1 = -1 < top. */
 	for (i = 0; i < 3; i++) {
 		assert_null(tg__deque_take(&d));
 		assert_int_equal(top_of(&d), 0);
-		assert_int_equal(bottom_of(&d), 0);
-		assert_state(&d, 0);
+		assert_int_equal(d.bottom, 0);
+		assert_state(&d, 0, 0);
 	}
 	assert_null(steal_one(&d));
-	/* Emptied by take, then by steal: still empty, indices unchanged
-	 * by the failed takes (bottom restored). */
+	/* Share with nothing private publishes nothing and keeps want. */
+	assert_false(tg__deque_share(&d));
+	assert_true(tg__deque_wanted(&d));
+	assert_null(tg__deque_take(&d));
+
+	/* Emptied by a private take, by a public take and by a steal. */
 	assert_true(tg__deque_push(&d, ITEM(1)));
 	assert_ptr_equal(tg__deque_take(&d), ITEM(1));
 	assert_null(tg__deque_take(&d));
-	assert_int_equal(top_of(&d), 1); /* the last item is taken by CAS */
-	assert_int_equal(bottom_of(&d), 1);
+	assert_state(&d, 0, 0);
 	assert_true(tg__deque_push(&d, ITEM(2)));
-	assert_ptr_equal(steal_one(&d), ITEM(2));
+	assert_true(tg__deque_share(&d));
+	assert_false(tg__deque_wanted(&d));
+	assert_ptr_equal(tg__deque_take(&d), ITEM(2)); /* public, by CAS */
+	assert_null(tg__deque_take(&d));
+	assert_int_equal(top_of(&d), 1);
+	assert_state(&d, 0, 0);
+	assert_true(tg__deque_push(&d, ITEM(3)));
+	assert_true(tg__deque_share(&d));
+	assert_ptr_equal(steal_one(&d), ITEM(3));
 	assert_null(tg__deque_take(&d));
 	assert_null(steal_one(&d));
 	assert_int_equal(top_of(&d), 2);
-	assert_int_equal(bottom_of(&d), 2);
-	assert_state(&d, 0);
+	assert_int_equal(d.bottom, 2);
+	assert_state(&d, 0, 0);
 	tg__deque_destroy(&d);
 }
 
@@ -299,7 +373,7 @@ test_deque_growth_from_capacity_1_keeps_items(void **state)
 	size_t o;
 
 	(void)state;
-	for (o = 0; o < sizeof(origins) / sizeof(origins[0]); o++) {
+	for (o = 0; o < N_ORIGINS; o++) {
 		tg__deque d;
 		long before = heap.mallocs;
 		int i;
@@ -308,19 +382,22 @@ test_deque_growth_from_capacity_1_keeps_items(void **state)
 		set_origin(&d, origins[o]);
 		for (i = 0; i < 1000; i++) {
 			assert_true(tg__deque_push(&d, ITEM(i)));
-			assert_state(&d, i + 1);
+			if (i == 500)
+				share_all(&d); /* grow with public items too */
 		}
+		assert_state(&d, 501, 499);
 		/* 1 -> 1024: ten doublings, each a new buffer. */
 		assert_int_equal(capacity_of(&d), 1024);
 		assert_int_equal(heap.mallocs - before, 11);
 		/* Oldest half by steal (FIFO), the rest by take (LIFO). */
+		share_all(&d);
 		for (i = 0; i < 500; i++)
 			assert_ptr_equal(steal_one(&d), ITEM(i));
 		for (i = 999; i >= 500; i--)
 			assert_ptr_equal(tg__deque_take(&d), ITEM(i));
 		assert_null(tg__deque_take(&d));
 		assert_null(steal_one(&d));
-		assert_state(&d, 0);
+		assert_state(&d, 0, 0);
 		tg__deque_destroy(&d);
 	}
 }
@@ -337,107 +414,176 @@ test_deque_growth_with_wrapped_window(void **state)
 	assert_int_equal(tg__deque_init(&d, 4), 0);
 	for (i = 0; i < 3; i++)
 		assert_true(tg__deque_push(&d, ITEM(next++)));
+	share_all(&d);
 	assert_ptr_equal(steal_one(&d), ITEM(oldest++));
 	assert_ptr_equal(steal_one(&d), ITEM(oldest++));
-	/* window [2, 3); fill to [2, 6): slots 2,3,0,1 */
+	/* window [2, 3); fill to [2, 6): slots 2,3,0,1 (the owner learns
+	 * of the steals by re-reading top when the ring looks full) */
 	for (i = 0; i < 3; i++)
 		assert_true(tg__deque_push(&d, ITEM(next++)));
 	assert_int_equal(capacity_of(&d), 4);
 	assert_true(tg__deque_push(&d, ITEM(next++))); /* grows */
 	assert_int_equal(capacity_of(&d), 8);
-	assert_state(&d, next - oldest);
+	assert_state(&d, 1, next - oldest - 1);
+	share_all(&d);
 	while (oldest < next)
 		assert_ptr_equal(steal_one(&d), ITEM(oldest++));
-	assert_state(&d, 0);
+	assert_state(&d, 0, 0);
 	tg__deque_destroy(&d);
 }
 
+/* Slots freed by steals are reused without growing (push refreshes its
+ * floor of top only when the ring looks full). */
+static void
+test_deque_push_reuses_stolen_slots(void **state)
+{
+	tg__deque d;
+	int i, next = 0, oldest = 0;
+
+	(void)state;
+	assert_int_equal(tg__deque_init(&d, 8), 0);
+	for (i = 0; i < 1000; i++) {
+		while (next - oldest < 8)
+			assert_true(tg__deque_push(&d, ITEM(next++)));
+		share_all(&d);
+		assert_ptr_equal(steal_one(&d), ITEM(oldest++));
+		assert_ptr_equal(steal_one(&d), ITEM(oldest++));
+	}
+	assert_int_equal(capacity_of(&d), 8);
+	assert_null(d.retired);
+	while (oldest < next)
+		assert_ptr_equal(steal_one(&d), ITEM(oldest++));
+	assert_state(&d, 0, 0);
+	tg__deque_destroy(&d);
+}
+
+/* Thieves see only public items: a steal from a deque whose items are all
+ * private fails and asks; share publishes half of them (at least one), the
+ * oldest first; steals then come out in push order. */
 static void
 test_deque_steal_fifo(void **state)
 {
 	size_t o;
 
 	(void)state;
-	for (o = 0; o < sizeof(origins) / sizeof(origins[0]); o++) {
+	for (o = 0; o < N_ORIGINS; o++) {
 		tg__deque d;
-		int i;
+		int i = 0, shares = 0;
 
 		assert_int_equal(tg__deque_init(&d, 16), 0);
 		set_origin(&d, origins[o]);
 		for (i = 0; i < 10; i++)
 			assert_true(tg__deque_push(&d, ITEM(i)));
-		for (i = 0; i < 10; i++) {
-			assert_ptr_equal(steal_one(&d), ITEM(i));
-			assert_int_equal(top_of(&d), origins[o] + i + 1);
-			assert_state(&d, 9 - i);
+		assert_false(tg__deque_wanted(&d));
+		assert_null(steal_one(&d)); /* all private: sets want */
+		assert_true(tg__deque_share(&d));
+		assert_false(tg__deque_wanted(&d));
+		assert_state(&d, 5, 5); /* half of 10 */
+		for (i = 0; i < 10;) {
+			void *x = steal_one(&d);
+
+			if (x == NULL) {
+				assert_true(tg__deque_share(&d));
+				shares++;
+				continue;
+			}
+			assert_ptr_equal(x, ITEM(i));
+			i++;
+			assert_int_equal(top_of(&d), origins[o] + i);
 		}
+		/* 10 -> 5 public, then 3, 1, 1 */
+		assert_int_equal(shares, 3);
 		assert_null(steal_one(&d));
 		assert_null(tg__deque_take(&d));
-		assert_state(&d, 0);
+		assert_state(&d, 0, 0);
 		tg__deque_destroy(&d);
 	}
 }
 
-/* Random push/take/steal against a reference deque (an array). */
+/* take, checked against the reference deque: public [lo, sp), private
+ * [sp, hi) (indices relative to the origin). */
+static void
+ref_take(tg__deque *d, const int *ref, int64_t *lo, int64_t *sp, int64_t *hi)
+{
+	void *x = tg__deque_take(d);
+
+	if (*hi > *sp) {
+		/* private: no fence, no CAS */
+		assert_ptr_equal(x, ITEM(ref[--*hi]));
+	} else if (*sp - *lo > 1) {
+		/* public, not the last: split and bottom move down */
+		assert_ptr_equal(x, ITEM(ref[--*hi]));
+		--*sp;
+	} else if (*sp - *lo == 1) {
+		/* the last public item: won by CAS, top moves up */
+		assert_ptr_equal(x, ITEM(ref[*lo]));
+		++*lo;
+	} else {
+		assert_null(x);
+	}
+}
+
+/* Random push/take/steal/share against a reference deque. */
 static void
 test_deque_interleaved_push_take_steal(void **state)
 {
-	static int ref[20000];
+	static int ref[8192];
 	size_t o;
 
 	(void)state;
-	for (o = 0; o < sizeof(origins) / sizeof(origins[0]); o++) {
+	for (o = 0; o < N_ORIGINS; o++) {
 		uint64_t rng = 0x9e3779b97f4a7c15ull + o;
-		int lo = 0, hi = 0, next = 0, step;
+		/* reference: public [lo, sp), private [sp, hi) */
+		int64_t lo = 0, sp = 0, hi = 0;
+		int next = 0, step;
 		tg__deque d;
 
 		assert_int_equal(tg__deque_init(&d, 1), 0);
 		set_origin(&d, origins[o]);
-		for (step = 0; step < 20000; step++) {
+		for (step = 0; step < 30000; step++) {
 			unsigned r;
 
 			rng ^= rng << 13;
 			rng ^= rng >> 7;
 			rng ^= rng << 17;
-			r = (unsigned)(rng % 10);
-			/* Pushes a little more often than not: the deque
-			 * grows, shrinks to empty now and then, and wraps. */
-			if (r < 5 && next < 4000) {
+			r = (unsigned)(rng % 16);
+			if (r < 7 && next < 4000) {
 				ref[hi++] = next;
 				assert_true(tg__deque_push(&d, ITEM(next)));
 				next++;
-			} else if (r < 8) {
-				void *x = tg__deque_take(&d);
-
-				if (lo == hi) {
-					assert_null(x);
-				} else {
-					assert_ptr_equal(x, ITEM(ref[--hi]));
-				}
-			} else {
+			} else if (r < 11) {
+				ref_take(&d, ref, &lo, &sp, &hi);
+			} else if (r < 14) {
 				void *x = steal_one(&d);
 
-				if (lo == hi) {
-					assert_null(x);
-				} else {
+				if (sp > lo) {
 					assert_ptr_equal(x, ITEM(ref[lo++]));
+				} else {
+					assert_null(x);
 				}
+			} else {
+				bool shared = tg__deque_share(&d);
+
+				assert_int_equal(shared, hi > sp);
+				if (hi > sp)
+					sp += (hi - sp + 1) / 2;
 			}
-			assert_state(&d, hi - lo);
-			assert_int_equal(bottom_of(&d) - top_of(&d), hi - lo);
-			if (lo == hi) {
-				/* Re-base the reference when empty. */
-				lo = hi = 0;
-			}
+			assert_state(&d, sp - lo, hi - sp);
+			assert_int_equal(top_of(&d), origins[o] + lo);
+			assert_int_equal(d.bottom, origins[o] + hi);
+			if (lo == hi && next >= 4000)
+				break;
 		}
-		while (lo < hi)
-			assert_ptr_equal(tg__deque_take(&d), ITEM(ref[--hi]));
+		while (hi > lo)
+			ref_take(&d, ref, &lo, &sp, &hi);
 		assert_null(tg__deque_take(&d));
-		assert_state(&d, 0);
+		assert_state(&d, 0, 0);
 		tg__deque_destroy(&d);
 	}
 }
 
+/* The owner's size estimate: crowded(d, n) is true iff at least n items
+ * are queued, public and private together. */
 static void
 test_deque_size_estimate(void **state)
 {
@@ -446,25 +592,33 @@ test_deque_size_estimate(void **state)
 
 	(void)state;
 	assert_int_equal(tg__deque_init(&d, 2), 0);
-	assert_int_equal(tg__deque_size(&d), 0);
+	assert_true(tg__deque_crowded(&d, 0));
+	assert_false(tg__deque_crowded(&d, 1));
 	assert_true(tg__deque_looks_empty(&d));
 	for (i = 0; i < 7; i++)
 		assert_true(tg__deque_push(&d, ITEM(i)));
-	assert_int_equal(tg__deque_size(&d), 7);
+	assert_true(tg__deque_crowded(&d, 7));
+	assert_false(tg__deque_crowded(&d, 8));
+	assert_true(tg__deque_looks_empty(&d)); /* nothing public yet */
+	share_all(&d);
 	assert_false(tg__deque_looks_empty(&d));
 	(void)steal_one(&d);
 	(void)steal_one(&d);
-	assert_int_equal(tg__deque_size(&d), 5);
+	/* The owner's floor of top is stale, and crowded refreshes it. */
+	assert_true(tg__deque_crowded(&d, 5));
+	assert_false(tg__deque_crowded(&d, 6));
+	assert_int_equal(d.top_floor, top_of(&d));
 	(void)tg__deque_take(&d);
-	assert_int_equal(tg__deque_size(&d), 4);
+	assert_true(tg__deque_crowded(&d, 4));
+	assert_false(tg__deque_crowded(&d, 5));
 	while (tg__deque_take(&d) != NULL)
 		;
-	assert_int_equal(tg__deque_size(&d), 0);
+	assert_false(tg__deque_crowded(&d, 1));
 	assert_true(tg__deque_looks_empty(&d));
-	/* A take on the empty deque must not make the estimate negative
-	 * or non-zero. */
+	/* A take on the empty deque leaves the estimate at zero. */
 	assert_null(tg__deque_take(&d));
-	assert_int_equal(tg__deque_size(&d), 0);
+	assert_false(tg__deque_crowded(&d, 1));
+	assert_state(&d, 0, 0);
 	tg__deque_destroy(&d);
 }
 
@@ -509,7 +663,8 @@ test_deque_grow_out_of_memory_leaves_deque_intact(void **state)
 	assert_int_equal(tg__deque_init(&d, 4), 0);
 	for (i = 0; i < 4; i++)
 		assert_true(tg__deque_push(&d, ITEM(i)));
-	(void)steal_one(&d); /* window [1, 4) */
+	assert_true(tg__deque_share(&d)); /* [0, 2) public */
+	(void)steal_one(&d);              /* window [1, 4) */
 	assert_true(tg__deque_push(&d, ITEM(4))); /* [1, 5): full */
 	buf = tg_atomic_load_relaxed_ptr(&d.buf);
 
@@ -517,10 +672,11 @@ test_deque_grow_out_of_memory_leaves_deque_intact(void **state)
 	for (i = 0; i < 3; i++) {
 		assert_false(tg__deque_push(&d, ITEM(100 + i)));
 		assert_ptr_equal(tg_atomic_load_relaxed_ptr(&d.buf), buf);
+		assert_ptr_equal(d.buf_owner, buf);
 		assert_null(d.retired);
 		assert_int_equal(top_of(&d), 1);
-		assert_int_equal(bottom_of(&d), 5);
-		assert_state(&d, 4);
+		assert_int_equal(d.bottom, 5);
+		assert_state(&d, 1, 3);
 	}
 	/* Still a working deque while memory is short. */
 	assert_ptr_equal(tg__deque_take(&d), ITEM(4));
@@ -530,12 +686,13 @@ test_deque_grow_out_of_memory_leaves_deque_intact(void **state)
 	heap.fail_at = 0; /* memory is back */
 	assert_true(tg__deque_push(&d, ITEM(6)));
 	assert_int_equal(capacity_of(&d), 8);
+	share_all(&d);
 	for (i = 1; i <= 3; i++)
 		assert_ptr_equal(steal_one(&d), ITEM(i));
 	assert_ptr_equal(tg__deque_take(&d), ITEM(6));
 	assert_ptr_equal(tg__deque_take(&d), ITEM(5));
 	assert_null(tg__deque_take(&d));
-	assert_state(&d, 0);
+	assert_state(&d, 0, 0);
 	tg__deque_destroy(&d);
 }
 
@@ -568,7 +725,9 @@ test_deque_grow_out_of_memory_sweep(void **state)
 					ids[queued++] = i;
 				else
 					refused++;
-				assert_state(&d, queued);
+				if (i % 16 == 0)
+					(void)tg__deque_share(&d);
+				assert_int_equal(d.bottom - top_of(&d), queued);
 			}
 			/* Fail-once refuses one push; fail-forever refuses
 			 * every push after the ring filled up. */
@@ -577,9 +736,9 @@ test_deque_grow_out_of_memory_sweep(void **state)
 				assert_int_equal(refused, 1);
 			/* Items come back in order: the queued ones,
 			 * oldest first. */
+			share_all(&d);
 			for (i = 0; i < queued; i++)
-				assert_ptr_equal(steal_one(&d),
-						 ITEM(ids[i]));
+				assert_ptr_equal(steal_one(&d), ITEM(ids[i]));
 			assert_null(steal_one(&d));
 			tg__deque_destroy(&d);
 			assert_int_equal(heap.mallocs, heap.frees);
@@ -598,9 +757,11 @@ main(void)
 		T(test_deque_init_rejects_overflowing_capacity),
 		T(test_deque_init_out_of_memory),
 		T(test_deque_push_take_lifo),
+		T(test_deque_take_lifo_through_public_items),
 		T(test_deque_take_empty_returns_null),
 		T(test_deque_growth_from_capacity_1_keeps_items),
 		T(test_deque_growth_with_wrapped_window),
+		T(test_deque_push_reuses_stolen_slots),
 		T(test_deque_steal_fifo),
 		T(test_deque_interleaved_push_take_steal),
 		T(test_deque_size_estimate),

@@ -31,6 +31,26 @@
 extern "C" {
 #endif
 
+/* A source location: where a task was spawned or a run started.  TG_SITE()
+ * makes a static one for the line it is written on, so passing it costs a
+ * pointer (GNU C and clang; other compilers pass NULL: no site recorded). */
+typedef struct tg_site {
+	const char *file;
+	int line;
+	const char *func;
+} tg_site;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TG_SITE()                                                            \
+	(__extension__({                                                     \
+		static const tg_site tg__site_here = { __FILE__, __LINE__,   \
+						       __func__ };           \
+		&tg__site_here;                                              \
+	}))
+#else
+#define TG_SITE() ((const tg_site *)0)
+#endif
+
 /* Status codes.  Negative, so "if (rc < 0)" tests for any failure. */
 enum tg_status {
 	TG_OK = 0,

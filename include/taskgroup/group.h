@@ -66,12 +66,6 @@ typedef struct tg_group_options {
  */
 TG_API int tg_group_init(tg_group *g, const tg_group_options *opts);
 
-typedef struct tg_spawn_options {
-	/* Task name for traces and errors; NULL = none.  Must outlive the
-	 * task (a string literal, say); errors copy it. */
-	const char *name;
-} tg_spawn_options;
-
 /*
  * Schedules fn(arg) as a child of g.  TG_OK means fn will run exactly
  * once, or be skipped as cancelled before it starts (fail-fast abort);
@@ -80,24 +74,26 @@ typedef struct tg_spawn_options {
  * TG_EFINISHED (g already joined), TG_ESHUTTINGDOWN (g is aborting or
  * cancelled), TG_ENOTASK (caller runs no task), TG_ENOMEM.
  * Thread-safety: callable from the owning task and from any task running
- * inside g (children may spawn siblings) until g is joined; a spawner
- * outside g's subtree racing the join gets TG_EFINISHED or succeeds, never
- * a lost child.  When the caller's worker already holds many queued tasks
- * the child may run at once, inside tg_spawn (bounding memory for large
- * flat batches).
+ * inside g (children may spawn siblings into it, also while the owner
+ * waits in tg_group_join); from elsewhere only while the caller knows g
+ * is open.  When the caller's worker already holds many queued tasks the
+ * child runs at once, inside tg_spawn, which bounds the memory a huge
+ * flat batch needs.
+ *
+ * name (tg_spawn_named) labels the task in traces and errors; it must
+ * outlive the task (a string literal, say); errors copy it.  site is the
+ * spawn site recorded for provenance (TG_SITE(); may be NULL).
  */
 TG_API int tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg,
-		       const tg_spawn_options *opts, const char *file, int line,
-		       const char *func);
+		       const tg_site *site);
+TG_API int tg_spawn_named_at(tg_group *g, tg_task_fn fn, void *arg,
+			     const char *name, const tg_site *site);
 
-/* tg_spawn(&g, fn, arg), recording the spawn site for error provenance.
- * (tg_spawn)(...) calls the plain function without a site. */
-#define tg_spawn(g, fn, arg)                                                 \
-	tg_spawn_at((g), (fn), (arg), NULL, __FILE__, __LINE__, __func__)
-#define tg_spawn_named(g, fn, arg, name_str)                                 \
-	tg_spawn_at((g), (fn), (arg),                                        \
-		    &(const tg_spawn_options){ .name = (name_str) }, __FILE__, \
-		    __LINE__, __func__)
+/* tg_spawn(&g, fn, arg), recording the spawn site.  (tg_spawn)(...)
+ * calls the plain function, which records none. */
+#define tg_spawn(g, fn, arg) tg_spawn_at((g), (fn), (arg), TG_SITE())
+#define tg_spawn_named(g, fn, arg, name)                                     \
+	tg_spawn_named_at((g), (fn), (arg), (name), TG_SITE())
 TG_API int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg);
 
 /*

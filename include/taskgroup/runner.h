@@ -55,12 +55,12 @@ TG_API int tg_runner_create(tg_runner **out, const tg_runner_config *cfg);
  * on one runner share its workers.
  */
 TG_API tg_error *tg_runner_run_at(tg_runner *r, tg_task_fn fn, void *arg,
-				  const char *file, int line, const char *func);
+				  const tg_site *site);
 /* tg_runner_run(r, fn, arg), recording the call site as the root task's
  * spawn site (the top of every async stack trace).  (tg_runner_run)(...)
  * calls the plain function. */
 #define tg_runner_run(r, fn, arg)                                            \
-	tg_runner_run_at((r), (fn), (arg), __FILE__, __LINE__, __func__)
+	tg_runner_run_at((r), (fn), (arg), TG_SITE())
 TG_API tg_error *(tg_runner_run)(tg_runner *r, tg_task_fn fn, void *arg);
 
 /*
@@ -81,9 +81,8 @@ TG_API int tg_runner_threads(const tg_runner *r);
  * TG_EAGAIN / TG_EINVAL (bad TG_THREADS) / TG_EDEADLK (called from a task:
  * open a group there instead).
  */
-TG_API tg_error *tg_run_at(tg_task_fn fn, void *arg, const char *file,
-			   int line, const char *func);
-#define tg_run(fn, arg) tg_run_at((fn), (arg), __FILE__, __LINE__, __func__)
+TG_API tg_error *tg_run_at(tg_task_fn fn, void *arg, const tg_site *site);
+#define tg_run(fn, arg) tg_run_at((fn), (arg), TG_SITE())
 TG_API tg_error *(tg_run)(tg_task_fn fn, void *arg);
 
 #ifdef __cplusplus

@@ -16,16 +16,23 @@
  *     a thief that reads a slot no store has reached is reported by
  *     Relacy ("uninitialized access").
  *
- * Scenario (thread 0 = owner, threads 1..2 = thieves):
- *   owner:   init capacity 2 (in before()), push A, B, C (the third push
- *            grows the ring to 4), then take until take returns NULL;
- *   thieves: one steal each.
+ * Scenario (thread 0 = owner, threads 1..2 = thieves), on the split
+ * deque (public [top, split), private [split, bottom)):
+ *   owner:   init capacity 2 (in before()); push A, push B; share (A
+ *            public); push C (grows the ring to 4, unless a steal made
+ *            room: then C reuses A's slot); share (B public); then, as
+ *            the scheduler does, share when a thief asked and take: C
+ *            (private), B (public, Chase-Lev take on split, racing the
+ *            thieves), push D (private again, at B's index) and take
+ *            until take returns NULL;
+ *   thieves: one steal each (an EMPTY steal sets want).
  * Items are pointers to payloads whose rl::var fields the owner writes
  * with plain stores before pushing; whoever gets an item reads them, so a
  * missing release/acquire edge is a data race Relacy reports.  after()
- * checks that every item was consumed exactly once, that bottom >= top at
- * quiescence, and destroys the deque (Relacy reports leaked buffers).
- *
+ * checks that every item was consumed exactly once, that
+ * top <= split <= bottom at quiescence, and destroys the deque (Relacy
+ * reports leaked buffers).
+
  * Mutants (-DTG_MUTANT=N, or --mutant N at run time): each weakens one
  * order at one call site through the back end's TG_RL_ORDER hook, the
  * source itself is unchanged.  tests/relacy/run_mutants.sh builds them and
@@ -52,80 +59,87 @@ enum {
 	M_TAKE_FENCE_NONE,
 	M_STEAL_FENCE_ACQREL,
 	M_STEAL_FENCE_NONE,
-	M_PUSH_BOTTOM_RELAXED,
+	M_SHARE_SPLIT_RELAXED,
 	M_GROW_BUF_RELAXED,
 	M_STEAL_BUF_RELAXED,
-	M_STEAL_BOTTOM_RELAXED,
+	M_STEAL_SPLIT_RELAXED,
 	M_STEAL_CAS_RELAXED,
 	M_TAKE_CAS_RELAXED,
 	M_PUSH_TOP_RELAXED,
+	M_TAKE_TOP_RELAXED,
 	M_STEAL_TOP_RELAXED,
-	M_TAKE_BOTTOM_RELAXED,
+	M_TAKE_SPLIT_RELAXED,
 	M_COUNT
 };
 
+/* "take" below is tg__deque_take_public, the only part of take that
+ * touches shared cells. */
 static const struct {
 	const char *name;
 	bool caught; /* expected verdict; survivors are explained below */
 } mutant_table[M_COUNT] = {
 	{ "none", false },
-	/* take: seq_cst fence -> acq_rel.  No store->load order between the
-	 * owner's bottom store and its top load: owner and thief both see
-	 * the last item as theirs without a CAS conflict (t < b for the
-	 * owner) -> an item consumed twice. */
+	/* take: seq_cst fence -> acq_rel / removed.  No store->load order
+	 * between the owner's split store and its top load: owner and thief
+	 * both see the last public item as theirs without a CAS conflict
+	 * -> an item consumed twice. */
 	{ "take_fence_acqrel", true },
 	{ "take_fence_none", true },
 	/* steal: seq_cst fence -> acq_rel / removed.  The Dekker pair loses
-	 * its second half: the thief reads a stale bottom after the owner
-	 * has taken the item -> consumed twice. */
+	 * its second half: the thief reads a stale split after the owner
+	 * took the item -> consumed twice. */
 	{ "steal_fence_acqrel", true },
 	{ "steal_fence_none", true },
-	/* push: bottom store release -> relaxed.  A thief that sees the new
-	 * bottom does not see the slot or the payload -> data race on the
+	/* share: split store release -> relaxed.  A thief that sees the new
+	 * split does not see the slot or the payload -> data race on the
 	 * payload (or an uninitialised slot). */
-	{ "push_bottom_relaxed", true },
+	{ "share_split_relaxed", true },
 	/* grow: buf store release -> relaxed (the bug of the paper's code,
-	 * found by CDSChecker).  A thief that read an older bottom may use
+	 * found by CDSChecker).  A thief that read an older split may use
 	 * the new ring before the copied slots are visible. */
 	{ "grow_buf_relaxed", true },
 	/* steal: buf load acquire -> relaxed: the other half of that edge. */
 	{ "steal_buf_relaxed", true },
-	/* steal: bottom load acquire -> relaxed: no edge from push -> data
+	/* steal: split load acquire -> relaxed: no edge from share -> data
 	 * race on the payload. */
-	{ "steal_bottom_relaxed", true },
+	{ "steal_split_relaxed", true },
 	/* steal: CAS seq_cst -> relaxed.  SURVIVES.  Exactly-once is
 	 * settled by the atomicity of the CAS on top (any order) and the
 	 * Dekker race by the two seq_cst fences, not by the CAS's order.
-	 * The CAS's release half pairs with push's acquire load of top: it
-	 * orders a thief's read of a slot before the owner reuses the slot
-	 * (write-after-read).  Breaking that needs a load that reads from a
-	 * store later in program-order-after-synchronisation (load
-	 * buffering), which Relacy does not generate, and it is invisible
-	 * on x86.  Kept seq_cst: the paper's order; the cost is nil (a
-	 * locked cmpxchg on x86, bracketed by full fences on RMO). */
+	 * The CAS's release half pairs with the owner's acquire loads of
+	 * top (push, take, crowded): it orders a thief's read of a slot
+	 * before the owner reuses the slot (write-after-read).  Breaking
+	 * that needs a load that reads from a store that follows it (load
+	 * buffering), which Relacy does not generate; x86 never does it.
+	 * Kept seq_cst: the paper's order, and the same locked cmpxchg. */
 	{ "steal_cas_relaxed", false },
 	/* take: CAS seq_cst -> relaxed.  SURVIVES: the paper's authors agree
 	 * it can be relaxed (CDSSpec notes): the owner's fence already
-	 * orders it, and the owner reads nothing through it.  Kept seq_cst:
+	 * orders it and the owner reads nothing through it.  Kept seq_cst:
 	 * same instruction on x86, and the shim has no relaxed CAS. */
 	{ "take_cas_relaxed", false },
 	/* push: top load acquire -> relaxed.  SURVIVES for the reason given
-	 * for steal_cas_relaxed (it is the acquire half of the same
-	 * write-after-read edge; CDSSpec injection #3 needs load buffering).
-	 * Required by the C11 model; kept. */
+	 * for steal_cas_relaxed (the acquire half of the same
+	 * write-after-read edge; CDSSpec injection #3 needs load
+	 * buffering).  Required by the C11 model; kept. */
 	{ "push_top_relaxed", false },
+	/* take: top load acquire -> relaxed (Chase-Lev has it relaxed; here
+	 * the value becomes top_floor, which push uses to reuse slots).
+	 * SURVIVES for the same load-buffering reason as push_top_relaxed;
+	 * kept, since the floor it sets stands in for push's acquire. */
+	{ "take_top_relaxed", false },
 	/* steal: top load acquire -> relaxed.  SURVIVES: the seq_cst fence
 	 * that follows gives the order (found by AutoMO, confirmed by the
 	 * paper's authors); acquire here is deliberately stronger (free on
-	 * x86) and pairs with the CAS for TSan, which ignores fences. */
+	 * x86) and gives TSan, which ignores fences, its edge. */
 	{ "steal_top_relaxed", false },
-	/* take: the three bottom stores release -> relaxed (the paper's
-	 * order).  SURVIVES: under C11/C++11 (what Relacy implements) a
-	 * relaxed store by the owner continues the release sequence headed
-	 * by push's release store, so thieves still synchronise with the
-	 * pushes.  Deliberately stronger for ThreadSanitizer, which follows
-	 * the C++20 rule (no same-thread continuation), see deque.h. */
-	{ "take_bottom_relaxed", false },
+	/* take: the split stores release -> relaxed (the paper's take has
+	 * relaxed bottom stores).  SURVIVES: under C11/C++11 (which Relacy
+	 * implements) a store by the owner continues the release sequence
+	 * headed by share's release store, so a thief that reads take's
+	 * split value still synchronises with the share.  Deliberately
+	 * stronger for ThreadSanitizer, see deque.h. */
+	{ "take_split_relaxed", false },
 };
 
 #ifndef TG_MUTANT
@@ -135,7 +149,7 @@ static int g_mutant = TG_MUTANT;
 
 /* The cells of the deque under test (set in before(); per-iteration test
  * objects live at the same address in every iteration). */
-static const void *g_top, *g_bottom, *g_buf;
+static const void *g_top, *g_split, *g_buf;
 
 static rl::memory_order model_order(const char *fn, int op, const void *cell,
 				   rl::memory_order mo);
@@ -197,9 +211,10 @@ static rl::memory_order
 model_order(const char *fn, int op, const void *cell, rl::memory_order mo)
 {
 	bool push = strcmp(fn, "tg__deque_push") == 0;
-	bool take = strcmp(fn, "tg__deque_take") == 0;
+	bool take = strcmp(fn, "tg__deque_take_public") == 0;
 	bool steal = strcmp(fn, "tg__deque_steal") == 0;
 	bool grow = strcmp(fn, "tg__deque_grow") == 0;
+	bool share = strcmp(fn, "tg__deque_share") == 0;
 
 	switch (g_mutant) {
 	case M_TAKE_FENCE_ACQREL:
@@ -218,8 +233,8 @@ model_order(const char *fn, int op, const void *cell, rl::memory_order mo)
 		if (steal && op == TG_RL_FENCE)
 			return rl::mo_relaxed;
 		break;
-	case M_PUSH_BOTTOM_RELAXED:
-		if (push && op == TG_RL_STORE && cell == g_bottom)
+	case M_SHARE_SPLIT_RELAXED:
+		if (share && op == TG_RL_STORE && cell == g_split)
 			return rl::mo_relaxed;
 		break;
 	case M_GROW_BUF_RELAXED:
@@ -230,8 +245,8 @@ model_order(const char *fn, int op, const void *cell, rl::memory_order mo)
 		if (steal && op == TG_RL_LOAD && cell == g_buf)
 			return rl::mo_relaxed;
 		break;
-	case M_STEAL_BOTTOM_RELAXED:
-		if (steal && op == TG_RL_LOAD && cell == g_bottom)
+	case M_STEAL_SPLIT_RELAXED:
+		if (steal && op == TG_RL_LOAD && cell == g_split)
 			return rl::mo_relaxed;
 		break;
 	case M_STEAL_CAS_RELAXED:
@@ -246,12 +261,16 @@ model_order(const char *fn, int op, const void *cell, rl::memory_order mo)
 		if (push && op == TG_RL_LOAD && cell == g_top)
 			return rl::mo_relaxed;
 		break;
+	case M_TAKE_TOP_RELAXED:
+		if (take && op == TG_RL_LOAD && cell == g_top)
+			return rl::mo_relaxed;
+		break;
 	case M_STEAL_TOP_RELAXED:
 		if (steal && op == TG_RL_LOAD && cell == g_top)
 			return rl::mo_relaxed;
 		break;
-	case M_TAKE_BOTTOM_RELAXED:
-		if (take && op == TG_RL_STORE && cell == g_bottom)
+	case M_TAKE_SPLIT_RELAXED:
+		if (take && op == TG_RL_STORE && cell == g_split)
 			return rl::mo_relaxed;
 		break;
 	default:
@@ -263,7 +282,13 @@ model_order(const char *fn, int op, const void *cell, rl::memory_order mo)
 /* ------------------------------------------------------------------ */
 /* The test                                                             */
 
-enum { NITEMS = 3, NTHIEVES = 2, NTHREADS = 1 + NTHIEVES };
+enum { NITEMS = 4, NTHIEVES = 2, NTHREADS = 1 + NTHIEVES };
+
+/* What the explored executions covered (counted in after(); they do not
+ * influence the executions, so Relacy's replay stays deterministic). */
+static struct {
+	unsigned long long runs, stolen, grown, reused, two_thieves;
+} cover;
 
 struct payload {
 	rl::var<int> id;
@@ -282,7 +307,7 @@ struct deque_test : rl::test_suite<deque_test, NTHREADS> {
 		memset(got, 0, sizeof(got));
 		RL_ASSERT(tg__deque_init(&d, 2) == 0);
 		g_top = &d.top;
-		g_bottom = &d.bottom;
+		g_split = &d.split;
 		g_buf = &d.buf;
 	}
 
@@ -298,17 +323,37 @@ struct deque_test : rl::test_suite<deque_test, NTHREADS> {
 		got[thread][i]++;
 	}
 
+	void push(int i)
+	{
+		item[i].id($) = i + 1;
+		item[i].check($) = (i + 1) * 7;
+		RL_ASSERT(tg__deque_push(&d, &item[i]));
+	}
+
+	/* The scheduler's take: share first if a thief asked. */
+	void *take()
+	{
+		if (tg__deque_wanted(&d))
+			(void)tg__deque_share(&d);
+		return tg__deque_take(&d);
+	}
+
 	void thread(unsigned index)
 	{
 		if (index == 0) {
 			void *x;
 
-			for (int i = 0; i < NITEMS; i++) {
-				item[i].id($) = i + 1;
-				item[i].check($) = (i + 1) * 7;
-				RL_ASSERT(tg__deque_push(&d, &item[i]));
-			}
-			while ((x = tg__deque_take(&d)) != NULL)
+			push(0);
+			push(1);
+			(void)tg__deque_share(&d);
+			push(2);
+			(void)tg__deque_share(&d);
+			if ((x = take()) != NULL)
+				consume(0, x);
+			if ((x = take()) != NULL)
+				consume(0, x);
+			push(3);
+			while ((x = take()) != NULL)
 				consume(0, x);
 		} else {
 			void *x = NULL;
@@ -321,7 +366,7 @@ struct deque_test : rl::test_suite<deque_test, NTHREADS> {
 	void after()
 	{
 		int64_t t = tg_atomic_load_relaxed_i64(&d.top);
-		int64_t b = tg_atomic_load_relaxed_i64(&d.bottom);
+		int64_t s = tg_atomic_load_relaxed_i64(&d.split);
 
 		for (int i = 0; i < NITEMS; i++) {
 			int n = 0;
@@ -331,9 +376,22 @@ struct deque_test : rl::test_suite<deque_test, NTHREADS> {
 			/* every item consumed exactly once */
 			RL_ASSERT(n == 1);
 		}
-		/* bottom >= top at quiescence, and the deque is empty */
-		RL_ASSERT(b >= t);
-		RL_ASSERT(b == t);
+		/* top <= split <= bottom at quiescence, and empty */
+		RL_ASSERT(t <= s && s <= d.bottom);
+		RL_ASSERT(t == d.bottom);
+		RL_ASSERT(s == d.split_owner);
+		{
+			int thieves = 0;
+
+			for (int k = 1; k < NTHREADS; k++)
+				for (int i = 0; i < NITEMS; i++)
+					thieves += got[k][i];
+			cover.runs++;
+			cover.stolen += thieves != 0;
+			cover.two_thieves += thieves == 2;
+			cover.grown += d.retired != NULL;
+			cover.reused += d.retired == NULL;
+		}
 		tg__deque_destroy(&d);
 	}
 };
@@ -342,12 +400,21 @@ static bool
 run(rl::scheduler_type_e type, unsigned long long iterations, unsigned bound)
 {
 	rl::test_params p;
+	bool ok;
 
+	memset(&cover, 0, sizeof(cover));
 	p.search_type = type;
 	p.iteration_count = iterations;
 	p.context_bound = bound;
 	p.output_history = false;
-	return rl::simulate<deque_test>(p);
+	ok = rl::simulate<deque_test>(p);
+	if (ok)
+		printf("executions %llu: a thief got an item in %llu, both "
+		       "thieves in %llu; the ring grew in %llu, C reused a "
+		       "stolen slot in %llu\n",
+		       cover.runs, cover.stolen, cover.two_thieves,
+		       cover.grown, cover.reused);
+	return ok;
 }
 
 int
