@@ -189,6 +189,7 @@ def fmt(x, digits=1):
 
 
 def calibrate_spin(runner):
+    runner.settle()
     p = subprocess.run(
         (["taskset", "-c", "0"] if runner.have_taskset else [])
         + [runner.binary("spin", "serial"), "--calibrate"],

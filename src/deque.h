@@ -87,8 +87,8 @@ int tg__deque_init(tg__deque *d, int64_t capacity);
 void tg__deque_destroy(tg__deque *d);
 /* Owner only: replaces the full buffer by one twice as large.  Returns the
  * new buffer, or NULL (no memory; the deque is unchanged). */
-tg__deque_buf *tg__deque_grow(tg__deque *d, tg__deque_buf *old, int64_t top,
-			      int64_t bottom);
+__attribute__((noinline, cold)) tg__deque_buf *
+tg__deque_grow(tg__deque *d, tg__deque_buf *old, int64_t top, int64_t bottom);
 /* Owner only: the Chase-Lev take on split, when no private item is left. */
 void *tg__deque_take_public(tg__deque *d);
 

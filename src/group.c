@@ -172,7 +172,7 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 }
 
 /* The spawn proper, once g is known open. */
-static inline int
+static inline __attribute__((always_inline)) int
 spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
       const tg_site *site)
 {
@@ -190,8 +190,7 @@ spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
 		return TG_ENOMEM;
 	f->fn = fn;
 	f->arg = arg;
-	f->group = gc;
-	f->run = NULL;
+	f->group = gc; /* non-NULL: not a root, so f->run is never read */
 	f->id = tg__next_task_id(w);
 	f->name = name;
 	f->site = site;

@@ -37,7 +37,7 @@ typedef struct tg__frame {
 	tg_task_fn fn;
 	void *arg;
 	struct tg__gcore *group; /* the group it belongs to; NULL for roots */
-	struct tg__run *run;     /* roots: the waiting run; else NULL */
+	struct tg__run *run;     /* roots only (group == NULL): the run */
 	uint64_t key;            /* spawn order within the group */
 	uint64_t id;
 	const char *name;
@@ -111,10 +111,14 @@ typedef struct tg__worker {
 /* Frames kept per worker beyond which freed frames go back to malloc. */
 #define TG__FRAME_CACHE_MAX 4096
 
+/* Slow paths: kept out of line so the fast paths around them stay small
+ * (fewer saved registers). */
+#define TG__COLD __attribute__((noinline, cold))
+
 /* Slow paths of the inline helpers below (worker.c). */
-tg__frame *tg__frame_alloc_slow(tg__worker *w);
-void tg__frame_free_slow(tg__worker *w, tg__frame *f);
-uint64_t tg__next_task_id_slow(tg__worker *w);
+TG__COLD tg__frame *tg__frame_alloc_slow(tg__worker *w);
+TG__COLD void tg__frame_free_slow(tg__worker *w, tg__frame *f);
+TG__COLD uint64_t tg__next_task_id_slow(tg__worker *w);
 
 static inline tg__frame *
 tg__frame_alloc(tg__worker *w)
@@ -186,7 +190,7 @@ void tg__pool_inject(tg__pool *pool, tg__frame *f);
 /* worker.c */
 /* A thief asked w for work: share half of w's private queue and wake
  * parked workers to take it. */
-void tg__share_work(tg__worker *w);
+TG__COLD void tg__share_work(tg__worker *w);
 /* The body of a worker thread: find work, run it, park; until stop. */
 void tg__worker_loop(tg__worker *w);
 void tg__run_frame(tg__worker *w, tg__frame *f);
@@ -204,7 +208,8 @@ uint64_t tg__next_root_id(void);
 tg_error *tg__join_abandoned(tg__worker *w, tg__frame *f, tg_error *err);
 
 /* cancel.c: the slow path of tg__scope_cancelled (memo stale). */
-bool tg__scope_cancelled_slow(tg__pool *pool, tg__gcore *gc, uint64_t epoch);
+TG__COLD bool tg__scope_cancelled_slow(tg__pool *pool, tg__gcore *gc,
+				       uint64_t epoch);
 
 /* Is gc, or a scope enclosing it, cancelled?  O(1) unless a group of the
  * pool was cancelled since gc's memo was written (cancel.c explains). */

@@ -109,7 +109,8 @@ finish_frame(tg__worker *w, tg__frame *f, tg_error *err)
 {
 	tg__gcore *gc = f->group;
 
-	if (f->run != NULL) {
+	if (gc == NULL) {
+		/* A root: its run is waiting. */
 		tg__run_complete(f->run, err);
 		tg__frame_free(w, f);
 		return;

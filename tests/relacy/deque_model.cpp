@@ -80,14 +80,17 @@ static const struct {
 } mutant_table[M_COUNT] = {
 	{ "none", false },
 	/* take: seq_cst fence -> acq_rel / removed.  No store->load order
-	 * between the owner's split store and its top load: owner and thief
-	 * both see the last public item as theirs without a CAS conflict
-	 * -> an item consumed twice. */
+	 * between the owner's split store and its top load: the owner reads
+	 * a stale top, takes B as a non-last public item (no CAS) and
+	 * pushes D privately at B's index, while a thief that read the old
+	 * split claims that index by CAS -> D consumed twice, reported as a
+	 * data race on D's payload (the thief reads what was never
+	 * published). */
 	{ "take_fence_acqrel", true },
 	{ "take_fence_none", true },
 	/* steal: seq_cst fence -> acq_rel / removed.  The Dekker pair loses
 	 * its second half: the thief reads a stale split after the owner
-	 * took the item -> consumed twice. */
+	 * took the item -> consumed twice (seen as above). */
 	{ "steal_fence_acqrel", true },
 	{ "steal_fence_none", true },
 	/* share: split store release -> relaxed.  A thief that sees the new

@@ -2,8 +2,9 @@
  * stress_deque.c - multi-thread stress of the work-stealing deque with an
  * exactly-once oracle (reliability.md §4.3 invariant 9).
  *
- * One owner thread pushes and takes (a random mix of bursts), 1..4 thief
- * threads steal.  The items are split into rounds; each round uses a fresh
+ * One owner thread pushes and takes (a random mix of bursts) and, as the
+ * scheduler does, shares half of its private items whenever a thief asked
+ * (and now and then unasked); 1..4 thief threads steal.  The items are split into rounds; each round uses a fresh
  * deque of initial capacity 1, 2 or 4 (so it grows up to ~20 times) whose
  * indices start at 0 or at 2^62 (alternating rounds), and at most
  * --round items.  Every item is a pointer to a payload that the owner
@@ -17,7 +18,7 @@
  *   payload        the consumer sees the owner's plain stores (TSan checks
  *                  the happens-before edge; the check word catches torn or
  *                  stale payloads without TSan);
- *   quiescence     bottom >= top, and bottom == top once drained;
+ *   quiescence     top <= split <= bottom, and all equal once drained;
  *   growth         push never fails (memory is plentiful here);
  *   teardown       destroy frees every buffer, retired ones included
  *                  (allocations counted through tg_set_allocator).
@@ -245,12 +246,20 @@ push_one(uint64_t *next)
 		violation("growth", "push of item %" PRIu64 " failed",
 			  cur_base + *next);
 	(*next)++;
+	/* as tg_spawn does */
+	if (tg__deque_wanted(&dq))
+		(void)tg__deque_share(&dq);
 }
 
 static void
 take_one(void)
 {
-	void *x = tg__deque_take(&dq);
+	void *x;
+
+	/* as the join loop does */
+	if (tg__deque_wanted(&dq))
+		(void)tg__deque_share(&dq);
+	x = tg__deque_take(&dq);
 
 	if (x != NULL)
 		consume(0, x);
@@ -263,7 +272,7 @@ run_round(uint64_t *rng, int64_t origin, int64_t capacity)
 	uint64_t next = 0, i;
 	uint64_t alloc0 = tg_atomic_load_relaxed_u64(&n_alloc);
 	uint64_t free0 = tg_atomic_load_relaxed_u64(&n_free);
-	int64_t t, b;
+	int64_t t, s, b;
 	int k, growths;
 	uint64_t total;
 	void *x;
@@ -275,7 +284,10 @@ run_round(uint64_t *rng, int64_t origin, int64_t capacity)
 	/* Test only: start the empty deque's indices at origin.  No thief
 	 * looks at the deque before the round_start barrier. */
 	tg_atomic_store_relaxed_i64(&dq.top, origin);
-	tg_atomic_store_relaxed_i64(&dq.bottom, origin);
+	tg_atomic_store_relaxed_i64(&dq.split, origin);
+	dq.bottom = origin;
+	dq.split_owner = origin;
+	dq.top_floor = origin;
 	for (i = 0; i < cur_n; i++)
 		tg_atomic_store_relaxed_u32(&pay[i].taken, 0);
 	memset(consumed, 0, sizeof(consumed));
@@ -300,6 +312,8 @@ run_round(uint64_t *rng, int64_t origin, int64_t capacity)
 				break;
 			case 6:
 				take_one(); /* the owner pops a run */
+				if ((r >> 40) % 4 == 0)
+					(void)tg__deque_share(&dq); /* unasked */
 				break;
 			default:
 				push_one(&next); /* last-item races */
@@ -310,6 +324,11 @@ run_round(uint64_t *rng, int64_t origin, int64_t capacity)
 	}
 	while ((x = tg__deque_take(&dq)) != NULL)
 		consume(0, x);
+	if (dq.bottom != tg_atomic_load_relaxed_i64(&dq.split) ||
+	    dq.split_owner != dq.bottom)
+		violation("quiescence", "take returned NULL with items left "
+			  "(split %" PRId64 ", bottom %" PRId64 ")",
+			  tg_atomic_load_relaxed_i64(&dq.split), dq.bottom);
 	/* release: the drained deque and this round's consumptions by the
 	 * owner; the thieves stop at the next EMPTY. */
 	tg_atomic_store_release_u32(&round_over, 1);
@@ -317,10 +336,14 @@ run_round(uint64_t *rng, int64_t origin, int64_t capacity)
 
 	/* Quiescent: the barrier orders every thief's work before this. */
 	t = tg_atomic_load_relaxed_i64(&dq.top);
-	b = tg_atomic_load_relaxed_i64(&dq.bottom);
-	if (!(b >= t))
-		violation("quiescence", "bottom %" PRId64 " < top %" PRId64, b,
-			  t);
+	s = tg_atomic_load_relaxed_i64(&dq.split);
+	b = dq.bottom;
+	if (!(t <= s && s <= b))
+		violation("quiescence", "top %" PRId64 ", split %" PRId64
+			  ", bottom %" PRId64 " out of order", t, s, b);
+	if (dq.top_floor > t)
+		violation("quiescence", "top_floor %" PRId64 " > top %" PRId64,
+			  dq.top_floor, t);
 	if (b != t)
 		violation("quiescence", "%" PRId64 " items left after drain",
 			  b - t);
