@@ -7,12 +7,18 @@
 
 #include "alloc.h"
 
+/* Largest capacity whose byte size fits a size_t. */
+#define CAPACITY_MAX                                                         \
+	((int64_t)((SIZE_MAX - sizeof(tg__deque_buf)) / sizeof(void *) / 2))
+
 static tg__deque_buf *
 buf_new(int64_t capacity)
 {
-	tg__deque_buf *buf = tg__malloc(sizeof(*buf) +
-					(size_t)capacity * sizeof(void *));
+	tg__deque_buf *buf;
 
+	if (capacity > CAPACITY_MAX)
+		return NULL; /* the byte size would overflow: out of memory */
+	buf = tg__malloc(sizeof(*buf) + (size_t)capacity * sizeof(void *));
 	if (buf == NULL)
 		return NULL;
 	buf->mask = capacity - 1;

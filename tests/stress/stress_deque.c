@@ -117,6 +117,9 @@ violation(const char *invariant, const char *fmt, ...)
 	va_list ap;
 	char msg[256];
 
+	/* relaxed: a count; report the first few only */
+	if (tg_atomic_faa_relaxed_u32(&failures, 1) >= 10)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -124,7 +127,6 @@ violation(const char *invariant, const char *fmt, ...)
 	fprintf(stderr, "stress_deque: FAILED invariant %s: %s (seed %" PRIu64
 			")\n",
 		invariant, msg, opt.seed);
-	tg_atomic_faa_relaxed_u32(&failures, 1);
 }
 
 static uint64_t
@@ -429,7 +431,7 @@ main(int argc, char **argv)
 	struct timespec t0, t1;
 	double secs;
 
-	for (i = 1; i < argc; i++) {
+	for (i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (parse_u64(val, &v) != 0)
@@ -448,7 +450,6 @@ main(int argc, char **argv)
 			opt.timeout = (unsigned)v;
 		else
 			return usage(argv[0]);
-		i++;
 	}
 	if (!seeded && env != NULL && parse_u64(env, &v) == 0)
 		opt.seed = v, seeded = 1;
