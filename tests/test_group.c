@@ -172,6 +172,25 @@ test_group_collect_all_keeps_every_error_in_spawn_order(void **state)
 	tg_error_decref(err);
 }
 
+/* 10^5 children failing at once, on every worker: the lock-free failure
+ * list keeps each error exactly once, and the join sorts them back into
+ * spawn order. */
+static void
+test_group_100k_failures_kept_once_in_spawn_order(void **state)
+{
+	struct errs e = { 100000, TG_POLICY_COLLECT_ALL, NULL };
+	tg_error *err;
+	size_t i;
+
+	(void)state;
+	err = tg_runner_run(runner2, spawn_failing, &e);
+	assert_int_equal(tg_error_count(err), 100000);
+	assert_int_equal(tg_error_leaf_count(err), 100000);
+	for (i = 0; i < 100000; i++)
+		assert_int_equal(tg_error_code(tg_error_child(err, i)), (int)i);
+	tg_error_decref(err);
+}
+
 static void
 test_group_body_error_comes_last(void **state)
 {
@@ -601,6 +620,7 @@ main(void)
 		cmocka_unit_test(test_group_join_waits_for_every_child),
 		cmocka_unit_test(test_group_nested_groups_fib),
 		cmocka_unit_test(test_group_collect_all_keeps_every_error_in_spawn_order),
+		cmocka_unit_test(test_group_100k_failures_kept_once_in_spawn_order),
 		cmocka_unit_test(test_group_body_error_comes_last),
 		cmocka_unit_test(test_group_fail_fast_skips_children_not_started),
 		cmocka_unit_test(test_group_body_error_aborts_unstarted_children),
