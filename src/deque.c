@@ -8,8 +8,9 @@
 #include "alloc.h"
 
 /* Largest capacity whose byte size fits a size_t. */
+#define SLOT_SIZE sizeof(((tg__deque_buf *)0)->slot[0])
 #define CAPACITY_MAX                                                         \
-	((int64_t)((SIZE_MAX - sizeof(tg__deque_buf)) / sizeof(void *) / 2))
+	((int64_t)((SIZE_MAX - sizeof(tg__deque_buf)) / SLOT_SIZE / 2))
 
 static tg__deque_buf *
 buf_new(int64_t capacity)
@@ -18,7 +19,7 @@ buf_new(int64_t capacity)
 
 	if (capacity > CAPACITY_MAX)
 		return NULL; /* the byte size would overflow: out of memory */
-	buf = tg__malloc(sizeof(*buf) + (size_t)capacity * sizeof(void *));
+	buf = tg__malloc(sizeof(*buf) + (size_t)capacity * SLOT_SIZE);
 	if (buf == NULL)
 		return NULL;
 	buf->mask = capacity - 1;

@@ -42,9 +42,11 @@
  *            list until destroy, since a thief may still read one.
  *
  * Departure from the paper, for ThreadSanitizer: every store to split is a
- * release store (TSan ignores standalone fences, and relaxed stores do not
- * continue a release sequence).  On x86-64 a release store is a plain
- * store.  Indices are signed 64-bit and cannot wrap in a process's life.
+ * release store.  TSan ignores standalone fences, and under the C++20/C23
+ * rules TSan follows, a relaxed store by the same thread does not continue
+ * a release sequence (C11 said it did; the Relacy mutant that makes take's
+ * stores relaxed survives for that reason).  On x86-64 a release store is
+ * a plain store.  Indices are signed 64-bit and cannot wrap in a process's life.
  * Slots are relaxed atomic cells: a slot may be overwritten while a thief
  * whose CAS is bound to fail reads it.
  */
