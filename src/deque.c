@@ -46,6 +46,8 @@ tg__deque_init(tg__deque *d, int64_t capacity)
 	d->bottom = 0;
 	d->split_owner = 0;
 	d->top_floor = 0;
+	d->queue_max = INT64_MAX;
+	d->room = capacity;
 	d->buf_owner = buf;
 	d->retired = NULL;
 	return 0;
@@ -73,6 +75,39 @@ tg__deque_grow(tg__deque *d, tg__deque_buf *old, int64_t top, int64_t bottom)
 	old->retired_next = d->retired;
 	d->retired = old;
 	return buf;
+}
+
+static int64_t
+min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+bool
+tg__deque_make_room(tg__deque *d)
+{
+	int64_t b = d->bottom;
+	tg__deque_buf *buf = d->buf_owner;
+
+	/* acquire: pairs with the CAS on top, so a thief's read of a slot
+	 * happens before push reuses that slot. */
+	d->top_floor = tg_atomic_load_acquire_i64(&d->top);
+	if (b - d->top_floor >= d->queue_max)
+		return false;
+	if (b - d->top_floor > buf->mask) {
+		buf = tg__deque_grow(d, buf, d->top_floor, b);
+		if (buf == NULL)
+			return false;
+	}
+	d->room = min64(buf->mask + 1, d->queue_max);
+	return true;
+}
+
+void
+tg__deque_set_queue_max(tg__deque *d, int64_t queue_max)
+{
+	d->queue_max = queue_max < 1 ? 1 : queue_max;
+	d->room = min64(d->buf_owner->mask + 1, d->queue_max);
 }
 
 void *

@@ -76,6 +76,9 @@ typedef struct tg__deque {
 	_Alignas(64) int64_t bottom;
 	int64_t split_owner;       /* the owner's copy of split */
 	int64_t top_floor;         /* a value top had: top >= top_floor */
+	int64_t room;              /* push's fast-path bound (make_room) */
+	int64_t queue_max;         /* most items push queues (default: no
+				    * limit); beyond it push refuses */
 	tg__deque_buf *buf_owner;  /* the owner's copy of buf */
 	tg__deque_buf *retired;    /* freed by destroy */
 } tg__deque;
@@ -93,6 +96,12 @@ __attribute__((noinline, cold)) tg__deque_buf *
 tg__deque_grow(tg__deque *d, tg__deque_buf *old, int64_t top, int64_t bottom);
 /* Owner only: the Chase-Lev take on split, when no private item is left. */
 void *tg__deque_take_public(tg__deque *d);
+/* Owner only, push's slow path: refreshes top_floor, grows the buffer if
+ * it is full.  Returns false if queue_max items are queued or memory ran
+ * out. */
+__attribute__((noinline, cold)) bool tg__deque_make_room(tg__deque *d);
+/* Owner only: caps the number of queued items (>= 1). */
+void tg__deque_set_queue_max(tg__deque *d, int64_t queue_max);
 
 /* Owner only: a thief asked for work (hint). */
 static inline bool
@@ -122,24 +131,19 @@ tg__deque_share(tg__deque *d)
 	return true;
 }
 
-/* Owner only.  Returns false only if the deque was full and could not
- * grow (out of memory); item is then not queued. */
+/* Owner only.  Returns false if the item could not be queued: queue_max
+ * items are already queued, or the buffer was full and could not grow
+ * (out of memory). */
 static inline bool
 tg__deque_push(tg__deque *d, void *item)
 {
 	int64_t b = d->bottom;
-	tg__deque_buf *buf = d->buf_owner;
+	tg__deque_buf *buf;
 
-	if (b - d->top_floor > buf->mask) {
-		/* acquire: pairs with the CAS on top, so a thief's read of a
-		 * slot happens before we reuse that slot below. */
-		d->top_floor = tg_atomic_load_acquire_i64(&d->top);
-		if (b - d->top_floor > buf->mask) {
-			buf = tg__deque_grow(d, buf, d->top_floor, b);
-			if (buf == NULL)
-				return false;
-		}
-	}
+	/* One compare on the fast path: room = min(capacity, queue_max). */
+	if (b - d->top_floor >= d->room && !tg__deque_make_room(d))
+		return false;
+	buf = d->buf_owner;
 	/* relaxed: index b is private; tg__deque_share publishes it. */
 	tg_atomic_store_relaxed_ptr(&buf->slot[b & buf->mask], item);
 	d->bottom = b + 1;
@@ -198,18 +202,6 @@ tg__deque_steal(tg__deque *d, void **item)
 		return TG__STEAL_LOST;
 	*item = x;
 	return TG__STEAL_OK;
-}
-
-/* Owner only: true if at least limit items are queued (refreshes the
- * owner's view of top only when its cheap estimate says so). */
-static inline bool
-tg__deque_crowded(tg__deque *d, int64_t limit)
-{
-	if (d->bottom - d->top_floor < limit)
-		return false;
-	/* acquire: as in push (the value becomes top_floor). */
-	d->top_floor = tg_atomic_load_acquire_i64(&d->top);
-	return d->bottom - d->top_floor >= limit;
 }
 
 /* Any thread: true if the public region looks empty (a hint for victim

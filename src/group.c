@@ -50,10 +50,6 @@ _Static_assert(_Alignof(handle) <= _Alignof(tg_group), "tg_group alignment");
 #define HANDLE_OPEN 1
 #define HANDLE_JOINED 2
 
-/* Spawns beyond this many queued tasks run at once, inside tg_spawn:
- * bounds memory for huge flat batches (nothing reserved per batch). */
-#define SPAWN_INLINE_DEPTH 8192
-
 /* Remote spawns get keys after every owner spawn. */
 #define REMOTE_KEY_BASE (UINT64_C(1) << 63)
 
@@ -202,8 +198,7 @@ spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
 		f->key = REMOTE_KEY_BASE +
 			 tg_atomic_faa_relaxed_u64(&gc->spawned_remote, 1);
 	}
-	if (tg__deque_crowded(&w->dq, SPAWN_INLINE_DEPTH) ||
-	    !tg__deque_push(&w->dq, f)) {
+	if (!tg__deque_push(&w->dq, f)) {
 		/* Too many queued (or no memory to grow): run it now. */
 		tg__run_frame(w, f);
 		return TG_OK;
@@ -257,22 +252,17 @@ group_done(tg__gcore *gc)
 /* Helps until every child of gc has finished: runs its own deque, steals
  * (leapfrog hint first), and parks only when nothing is runnable. */
 static void
-wait_children(tg__worker *w, tg__gcore *gc)
+wait_children_slow(tg__worker *w, tg__gcore *gc)
 {
 	tg__pool *pool = w->pool;
 	unsigned polls = 0;
 
 	while (!group_done(gc)) {
-		/* Own deque first, inline: the common case in fork-join. */
 		tg__frame *f;
 
 		if (tg__deque_wanted(&w->dq))
 			tg__share_work(w);
-		f = tg__deque_take(&w->dq);
-
-		if (f == NULL)
-			f = tg__find_work(w, false);
-
+		f = tg__find_work(w, false);
 		if (f != NULL) {
 			tg__run_frame(w, f);
 			polls = 0;
@@ -290,6 +280,25 @@ wait_children(tg__worker *w, tg__gcore *gc)
 			tg__park_done(&pool->park);
 		}
 		polls = 0;
+	}
+}
+
+/* The fast part: the group's own children, LIFO from the private end of
+ * the deque, with no stealing; anything else goes to the slow loop. */
+static inline void
+wait_children(tg__worker *w, tg__gcore *gc)
+{
+	while (!group_done(gc)) {
+		tg__frame *f;
+
+		if (tg__deque_wanted(&w->dq))
+			tg__share_work(w);
+		f = tg__deque_take(&w->dq);
+		if (f == NULL) {
+			wait_children_slow(w, gc);
+			return;
+		}
+		tg__run_frame(w, f);
 	}
 }
 
@@ -374,8 +383,30 @@ collect(tg__worker *w, tg__frame *failed, tg_error *body_err)
 	return result;
 }
 
+/* Was gc cancelled, by itself or from outside?  Fills *own (its own
+ * bits) and *outside (an enclosing scope is cancelled).  With a fresh memo
+ * saying "not cancelled", neither needs a look (the common case). */
+static inline void
+cancel_state(tg__pool *pool, tg__gcore *gc, uint64_t *own, bool *outside)
+{
+	/* acquire / relaxed: as in tg__scope_cancelled. */
+	uint64_t epoch = tg_atomic_load_acquire_u64(&pool->cancel_epoch);
+	uint64_t memo = tg_atomic_load_relaxed_u64(&gc->memo);
+
+	if (memo == epoch << 1) {
+		*own = 0;
+		*outside = false;
+		return;
+	}
+	/* relaxed: every writer of the bits has finished (joined) or is
+	 * ordered by the epoch load above. */
+	*own = tg_atomic_load_relaxed_u64(&gc->cancel);
+	*outside = gc->parent_scope != NULL &&
+		   tg__scope_cancelled(pool, gc->parent_scope);
+}
+
 /* The join proper, on a validated core owned by the current task. */
-static tg_error *
+static inline __attribute__((always_inline)) tg_error *
 join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err)
 {
 	bool body_cancelled = false;
@@ -402,10 +433,7 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err)
 	 * has been counted done, and each pushed before it was counted, so
 	 * no push can race this read: no exchange (locked op) is needed. */
 	failed = tg_atomic_load_acquire_ptr(&gc->failed);
-	/* relaxed: every writer of the bits has finished (joined). */
-	own = tg_atomic_load_relaxed_u64(&gc->cancel);
-	outside = gc->parent_scope != NULL &&
-		  tg__scope_cancelled(w->pool, gc->parent_scope);
+	cancel_state(w->pool, gc, &own, &outside);
 
 	/* Back in the enclosing scope. */
 	w->current->open = gc->enclosing;
@@ -423,13 +451,24 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err)
 	}
 	core_free(w, gc);
 
-	if (failed == NULL && body_err == NULL)
+	if (failed == NULL && body_err == NULL) {
+		if (!outside && !body_cancelled)
+			return NULL; /* the common case */
 		result = NULL;
-	else
+	} else {
 		result = collect(w, failed, body_err);
+	}
 	if (result == NULL && (outside || (body_cancelled && own == 0)))
 		result = tg__error_cancelled(__FILE__, __LINE__, __func__);
 	return result;
+}
+
+/* join_core for the runtime's own joins (tasks that returned with a
+ * group open): out of line. */
+static tg_error *
+join_core_slow(tg__worker *w, tg__gcore *gc, tg_error *body_err)
+{
+	return join_core(w, gc, body_err);
 }
 
 tg_error *
@@ -485,7 +524,7 @@ tg__join_abandoned(tg__worker *w, tg__frame *f, tg_error *err)
 	while (f->open != NULL) {
 		tg__gcore *gc = f->open;
 		const char *name = gc->name;
-		tg_error *joined = join_core(w, gc, NULL);
+		tg_error *joined = join_core_slow(w, gc, NULL);
 
 		if (err != NULL)
 			parts[n++] = err;

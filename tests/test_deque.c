@@ -7,7 +7,7 @@
  * Each test checks the whole observable state it can see after every
  * step: the items and their order, the indices (top <= split <= bottom,
  * split == the owner's copy, top_floor <= top), looks_empty() and
- * crowded().  Allocation counts come from an allocator installed with
+ * the queue limit.  Allocation counts come from an allocator installed with
  * tg_set_allocator, which also injects the out-of-memory failures.
  */
 #include <setjmp.h>
@@ -582,43 +582,39 @@ test_deque_interleaved_push_take_steal(void **state)
 	}
 }
 
-/* The owner's size estimate: crowded(d, n) is true iff at least n items
- * are queued, public and private together. */
+/* The queue limit: push refuses once queue_max items are queued, public
+ * and private together, and accepts again as soon as thieves or the owner
+ * take some (the owner's stale floor of top is refreshed on the slow
+ * path). */
 static void
-test_deque_size_estimate(void **state)
+test_deque_queue_limit(void **state)
 {
 	tg__deque d;
 	int i;
 
 	(void)state;
 	assert_int_equal(tg__deque_init(&d, 2), 0);
-	assert_true(tg__deque_crowded(&d, 0));
-	assert_false(tg__deque_crowded(&d, 1));
+	tg__deque_set_queue_max(&d, 7);
 	assert_true(tg__deque_looks_empty(&d));
 	for (i = 0; i < 7; i++)
 		assert_true(tg__deque_push(&d, ITEM(i)));
-	assert_true(tg__deque_crowded(&d, 7));
-	assert_false(tg__deque_crowded(&d, 8));
+	assert_false(tg__deque_push(&d, ITEM(7))); /* full: refused */
 	assert_true(tg__deque_looks_empty(&d)); /* nothing public yet */
 	share_all(&d);
 	assert_false(tg__deque_looks_empty(&d));
 	(void)steal_one(&d);
 	(void)steal_one(&d);
-	/* The owner's floor of top is stale, and crowded refreshes it. */
-	assert_true(tg__deque_crowded(&d, 5));
-	assert_false(tg__deque_crowded(&d, 6));
+	/* Two stolen: room for two more, seen after a refresh of top. */
+	assert_true(tg__deque_push(&d, ITEM(8)));
 	assert_int_equal(d.top_floor, top_of(&d));
-	(void)tg__deque_take(&d);
-	assert_true(tg__deque_crowded(&d, 4));
-	assert_false(tg__deque_crowded(&d, 5));
+	assert_true(tg__deque_push(&d, ITEM(9)));
+	assert_false(tg__deque_push(&d, ITEM(10)));
+	assert_ptr_equal(tg__deque_take(&d), ITEM(9));
+	assert_true(tg__deque_push(&d, ITEM(11)));
 	while (tg__deque_take(&d) != NULL)
 		;
-	assert_false(tg__deque_crowded(&d, 1));
 	assert_true(tg__deque_looks_empty(&d));
-	/* A take on the empty deque leaves the estimate at zero. */
 	assert_null(tg__deque_take(&d));
-	assert_false(tg__deque_crowded(&d, 1));
-	assert_state(&d, 0, 0);
 	tg__deque_destroy(&d);
 }
 
@@ -764,7 +760,7 @@ main(void)
 		T(test_deque_push_reuses_stolen_slots),
 		T(test_deque_steal_fifo),
 		T(test_deque_interleaved_push_take_steal),
-		T(test_deque_size_estimate),
+		T(test_deque_queue_limit),
 		T(test_deque_destroy_frees_retired_buffers),
 		T(test_deque_grow_out_of_memory_leaves_deque_intact),
 		T(test_deque_grow_out_of_memory_sweep),

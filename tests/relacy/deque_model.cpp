@@ -110,7 +110,7 @@ static const struct {
 	 * settled by the atomicity of the CAS on top (any order) and the
 	 * Dekker race by the two seq_cst fences, not by the CAS's order.
 	 * The CAS's release half pairs with the owner's acquire loads of
-	 * top (push, take, crowded): it orders a thief's read of a slot
+	 * top (push's make_room, take): it orders a thief's read of a slot
 	 * before the owner reuses the slot (write-after-read).  Breaking
 	 * that needs a load that reads from a store that follows it (load
 	 * buffering), which Relacy does not generate; x86 never does it.
