@@ -181,13 +181,15 @@ struct model_mem {
 static model_mem
 tg__malloc(size_t size)
 {
-	/* deque.c asks for sizeof(tg__deque_buf) + capacity * sizeof(void *). */
-	size_t cap = (size - sizeof(tg__deque_buf)) / sizeof(void *);
+	/* deque.c asks for sizeof(tg__deque_buf) + capacity * slot size,
+	 * the slot being an rl::atomic<void *> here. */
+	const size_t slot = sizeof(rl::atomic<void *>);
+	size_t cap = (size - sizeof(tg__deque_buf)) / slot;
 	model_mem m;
 	tg__deque_buf *b;
 
-	RL_ASSERT(sizeof(tg__deque_buf) + cap * sizeof(void *) == size);
-	m.p = malloc(sizeof(tg__deque_buf) + cap * sizeof(rl::atomic<void *>));
+	RL_ASSERT(sizeof(tg__deque_buf) + cap * slot == size);
+	m.p = malloc(size);
 	b = static_cast<tg__deque_buf *>(m.p);
 	for (size_t i = 0; i < cap; i++)
 		::new (static_cast<void *>(&b->slot[i])) rl::atomic<void *>();
@@ -213,7 +215,9 @@ tg__free(void *p)
 static rl::memory_order
 model_order(const char *fn, int op, const void *cell, rl::memory_order mo)
 {
-	bool push = strcmp(fn, "tg__deque_push") == 0;
+	/* push's load of top sits in its slow path, make_room. */
+	bool push = strcmp(fn, "tg__deque_push") == 0 ||
+		    strcmp(fn, "tg__deque_make_room") == 0;
 	bool take = strcmp(fn, "tg__deque_take_public") == 0;
 	bool steal = strcmp(fn, "tg__deque_steal") == 0;
 	bool grow = strcmp(fn, "tg__deque_grow") == 0;
