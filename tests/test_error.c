@@ -13,82 +13,15 @@
 
 #include <cmocka.h>
 
+#include "test_alloc.h"
+
 #include "taskgroup/error.h"
 
 #include "error_internal.h"
 
 /* ------------------------------------------------------------------ */
-/* A counting allocator that can fail: fail_at == k fails the k-th
- * allocation from now (0-based) only; fail_all fails every one. */
+/* The counting, failing allocator: tests/test_alloc.h                 */
 
-static long live;
-static long calls;
-static long fail_at = -1;
-static int fail_all;
-
-static int
-should_fail(void)
-{
-	long n = calls++;
-
-	return fail_all || n == fail_at;
-}
-
-static void *
-t_malloc(size_t n)
-{
-	void *p = should_fail() ? NULL : malloc(n);
-
-	live += p != NULL;
-	return p;
-}
-
-static void *
-t_calloc(size_t c, size_t n)
-{
-	void *p = should_fail() ? NULL : calloc(c, n);
-
-	live += p != NULL;
-	return p;
-}
-
-static void *
-t_realloc(void *old, size_t n)
-{
-	void *p = should_fail() ? NULL : realloc(old, n);
-
-	live += p != NULL && old == NULL;
-	return p;
-}
-
-static void
-t_free(void *p)
-{
-	live -= p != NULL;
-	free(p);
-}
-
-static const tg_allocator counting = { t_malloc, t_calloc, t_realloc, t_free };
-
-static int
-setup(void **state)
-{
-	(void)state;
-	live = calls = 0;
-	fail_at = -1;
-	fail_all = 0;
-	return tg_set_allocator(&counting) == TG_OK ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	fail_all = 0;
-	fail_at = -1;
-	assert_int_equal(live, 0); /* every test frees what it made */
-	return tg_reset_allocator();
-}
 
 TG_DEFINE_ERROR_TYPE(my_ParseError, "ParseError", &tg_ValueError);
 
@@ -347,11 +280,11 @@ test_error_notes_oom_leaves_error_unchanged(void **state)
 	tg_error *e = TG_RAISE(&tg_ValueError, "x");
 
 	(void)state;
-	fail_all = 1;
+	test_alloc_fail_all = 1;
 	assert_int_equal(tg_error_add_note(e, "n"), TG_ENOMEM);
-	fail_all = 0;
+	test_alloc_fail_all = 0;
 	assert_int_equal(tg_error_note_count(e), 0);
-	fail_at = calls + 1; /* the note's text succeeds, the array fails */
+	test_alloc_fail_at = test_alloc_calls + 1; /* the note's text succeeds, the array fails */
 	assert_int_equal(tg_error_add_note(e, "n"), TG_ENOMEM);
 	assert_int_equal(tg_error_note_count(e), 0);
 	tg_error_decref(e);
@@ -401,7 +334,7 @@ test_error_with_note_on_immortal_oom_copies(void **state)
 	assert_true(tg_error_is(r, &tg_MemoryError));
 	assert_int_equal(tg_error_note_count(tg_error_oom()), 0);
 	tg_error_decref(r);
-	fail_all = 1;
+	test_alloc_fail_all = 1;
 	assert_ptr_equal(tg_error_with_note(tg_error_oom(), "x"), tg_error_oom());
 }
 
@@ -481,9 +414,9 @@ test_error_usage_under_oom_releases_attached(void **state)
 	tg_error *e;
 
 	(void)state;
-	fail_all = 1;
+	test_alloc_fail_all = 1;
 	e = tg__error_usage(TG_EINVAL, att, "y");
-	fail_all = 0;
+	test_alloc_fail_all = 0;
 	assert_ptr_equal(e, tg_error_oom());
 }
 
@@ -515,9 +448,9 @@ test_error_refcount_incref_decref(void **state)
 	tg_error_incref(e);
 	tg_error_decref(e);
 	tg_error_decref(e);
-	assert_true(live > 0);
+	assert_true(test_alloc_live > 0);
 	tg_error_decref(e);
-	assert_int_equal(live, 0);
+	assert_int_equal(test_alloc_live, 0);
 }
 
 static void
@@ -539,13 +472,13 @@ static void
 test_error_new_under_oom_returns_memory_error(void **state)
 {
 	(void)state;
-	fail_all = 1;
+	test_alloc_fail_all = 1;
 	assert_ptr_equal(TG_RAISE(&tg_ValueError, "x"), tg_error_oom());
 	assert_ptr_equal(tg_error_from_errno(ENOENT, "x"), tg_error_oom());
 	assert_ptr_equal(tg__error_cancelled("a", 1, "b"), tg_error_oom());
-	fail_all = 0;
+	test_alloc_fail_all = 0;
 	/* the message fits, the node does not */
-	fail_at = calls + 1;
+	test_alloc_fail_at = test_alloc_calls + 1;
 	assert_ptr_equal(TG_RAISE(&tg_ValueError, "x"), tg_error_oom());
 }
 
@@ -583,7 +516,7 @@ test_error_refcount_across_threads(void **state)
 	tg_error_decref(a.e);
 	for (i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
-	assert_int_equal(live, 0);
+	assert_int_equal(test_alloc_live, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -710,9 +643,9 @@ test_error_group_oom_stand_in_keeps_children(void **state)
 	tg_error *g;
 
 	(void)state;
-	fail_all = 1;
+	test_alloc_fail_all = 1;
 	g = tg__error_group_for_join(3, kids);
-	fail_all = 0;
+	test_alloc_fail_all = 0;
 	assert_true(tg_error_is_group(g));
 	assert_string_equal(tg_error_message(g),
 			    "unhandled errors in a task group");
@@ -725,7 +658,7 @@ test_error_group_oom_stand_in_keeps_children(void **state)
 	/* the stand-in is an ordinary error: it can be shared and noted */
 	assert_int_equal(tg_error_add_note(g, "noted"), TG_OK);
 	tg_error_decref(g);
-	assert_int_equal(live, 0);
+	assert_int_equal(test_alloc_live, 0);
 }
 
 static void
@@ -740,9 +673,9 @@ test_error_group_oom_stand_in_keeps_fatal_first(void **state)
 	for (i = 0; i < N - 1; i++)
 		kids[i] = TG_RAISE(&tg_ValueError, "%zu", i);
 	kids[N - 1] = TG_RAISE(&tg_Interrupt, "ctrl-c");
-	fail_all = 1;
+	test_alloc_fail_all = 1;
 	g = tg_error_group_new("many", N, kids);
-	fail_all = 0;
+	test_alloc_fail_all = 0;
 	assert_int_equal(tg_error_count(g), 32);
 	assert_ptr_equal(tg_error_type_of(g), &tg_BaseExceptionGroup);
 	assert_true(tg__error_is_fatal(g));
@@ -763,9 +696,9 @@ test_error_group_oom_slots_are_reused(void **state)
 		tg_error *kids[1] = { TG_RAISE(&tg_ValueError, "a") };
 		tg_error *g;
 
-		fail_all = 1;
+		test_alloc_fail_all = 1;
 		g = tg_error_group_new("g", 1, kids);
-		fail_all = 0;
+		test_alloc_fail_all = 0;
 		assert_int_equal(tg_error_count(g), 2);
 		tg_error_decref(g);
 	}
@@ -783,15 +716,15 @@ test_error_group_oom_all_slots_busy(void **state)
 	(void)state;
 	for (i = 0; i < HELD; i++) {
 		kids[0] = TG_RAISE(&tg_ValueError, "a");
-		fail_all = 1;
+		test_alloc_fail_all = 1;
 		held[i] = tg_error_group_new("g", 1, kids);
-		fail_all = 0;
+		test_alloc_fail_all = 0;
 		assert_int_equal(tg_error_count(held[i]), 2);
 	}
 	kids[0] = TG_RAISE(&tg_ValueError, "b");
-	fail_all = 1;
+	test_alloc_fail_all = 1;
 	g = tg_error_group_new("g", 1, kids);
-	fail_all = 0;
+	test_alloc_fail_all = 0;
 	assert_ptr_equal(g, tg_error_oom());
 	for (i = 0; i < HELD; i++)
 		tg_error_decref(held[i]);
@@ -821,20 +754,20 @@ test_error_every_allocation_failed_in_turn(void **state)
 	tg_error *e;
 
 	(void)state;
-	calls = 0;
+	test_alloc_calls = 0;
 	e = build_scenario();
-	total = calls;
+	total = test_alloc_calls;
 	tg_error_decref(e);
 	assert_true(total > 5);
 	for (k = 0; k < total; k++) {
-		calls = 0;
-		fail_at = k;
+		test_alloc_calls = 0;
+		test_alloc_fail_at = k;
 		e = build_scenario();
-		fail_at = -1;
+		test_alloc_fail_at = -1;
 		assert_non_null(e);
 		assert_true(tg_error_is(e, &tg_Exception));
 		tg_error_decref(e);
-		assert_int_equal(live, 0);
+		assert_int_equal(test_alloc_live, 0);
 	}
 }
 
@@ -842,7 +775,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, test_alloc_setup, test_alloc_teardown)
 		T(test_error_new_records_type_message_origin),
 		T(test_error_new_with_code),
 		T(test_error_new_null_type_gives_type_error),

@@ -18,74 +18,15 @@
 
 #include <cmocka.h>
 
+#include "test_alloc.h"
+
 #include "taskgroup/error.h"
 
 #include "error_internal.h"
 
 /* ------------------------------------------------------------------ */
-/* Counting, failing allocator (as in test_error.c)                     */
+/* The counting, failing allocator: tests/test_alloc.h                 */
 
-static long live, calls, fail_at = -1;
-
-static int
-should_fail(void)
-{
-	return calls++ == fail_at;
-}
-
-static void *
-t_malloc(size_t n)
-{
-	void *p = should_fail() ? NULL : malloc(n);
-
-	live += p != NULL;
-	return p;
-}
-
-static void *
-t_calloc(size_t c, size_t n)
-{
-	void *p = should_fail() ? NULL : calloc(c, n);
-
-	live += p != NULL;
-	return p;
-}
-
-static void *
-t_realloc(void *old, size_t n)
-{
-	void *p = should_fail() ? NULL : realloc(old, n);
-
-	live += p != NULL && old == NULL;
-	return p;
-}
-
-static void
-t_free(void *p)
-{
-	live -= p != NULL;
-	free(p);
-}
-
-static const tg_allocator counting = { t_malloc, t_calloc, t_realloc, t_free };
-
-static int
-setup(void **state)
-{
-	(void)state;
-	live = calls = 0;
-	fail_at = -1;
-	return tg_set_allocator(&counting) == TG_OK ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	fail_at = -1;
-	assert_int_equal(live, 0);
-	return tg_reset_allocator();
-}
 
 /* ------------------------------------------------------------------ */
 /* Building and describing trees                                        */
@@ -775,22 +716,22 @@ test_error_split_oom_fails_cleanly(void **state)
 	long k, total;
 
 	(void)state;
-	calls = 0;
+	test_alloc_calls = 0;
 	assert_int_equal(tg_error_split(eg, &tg_TypeError, &m, &r), TG_OK);
-	total = calls;
+	total = test_alloc_calls;
 	tg_error_decref(m);
 	tg_error_decref(r);
 	for (k = 0; k < total; k++) {
-		long before = live;
+		long before = test_alloc_live;
 
-		calls = 0;
-		fail_at = k;
+		test_alloc_calls = 0;
+		test_alloc_fail_at = k;
 		assert_int_equal(tg_error_split(eg, &tg_TypeError, &m, &r),
 				 TG_ENOMEM);
-		fail_at = -1;
+		test_alloc_fail_at = -1;
 		assert_null(m);
 		assert_null(r);
-		assert_int_equal(live, before);
+		assert_int_equal(test_alloc_live, before);
 	}
 	assert_string_equal(shape(eg), NESTED);
 	tg_error_decref(eg);
@@ -973,13 +914,13 @@ test_error_split_except_star_oom_leaves_error(void **state)
 	int ran = 0;
 
 	(void)state;
-	calls = 0;
-	fail_at = 0;
+	test_alloc_calls = 0;
+	test_alloc_fail_at = 0;
 	TG_EXCEPT_STAR(&err, &tg_ValueError, eg)
 	{
 		ran++;
 	}
-	fail_at = -1;
+	test_alloc_fail_at = -1;
 	assert_int_equal(ran, 0);
 	assert_ptr_equal(err, orig);
 	tg_error_decref(err);
@@ -1020,7 +961,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, test_alloc_setup, test_alloc_teardown)
 		T(test_error_split_eg_of_exceptions_is_exception_group),
 		T(test_error_split_eg_of_base_exception_is_base_group),
 		T(test_error_split_nested_group_fields),
