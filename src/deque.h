@@ -204,6 +204,16 @@ tg__deque_steal(tg__deque *d, void **item)
 	return TG__STEAL_OK;
 }
 
+/* Any thread: asks the owner to share (what a failed steal does), without
+ * the steal's fence.  For thieves that skip a victim that looks empty. */
+static inline void
+tg__deque_request(tg__deque *d)
+{
+	/* relaxed: a hint; written only when clear (see steal). */
+	if (tg_atomic_load_relaxed_u32(&d->want) == 0)
+		tg_atomic_store_relaxed_u32(&d->want, 1);
+}
+
 /* Any thread: true if the public region looks empty (a hint for victim
  * selection and parking re-checks). */
 static inline bool

@@ -233,8 +233,14 @@ tg__find_work(tg__worker *w, bool take_roots)
 	for (i = 0; i < n; i++) {
 		tg__worker *victim = pool->workers[(start + i) % n];
 
-		if (victim == w || tg__deque_looks_empty(&victim->dq))
+		if (victim == w)
 			continue;
+		if (tg__deque_looks_empty(&victim->dq)) {
+			/* Nothing public: ask for a share instead (its private
+			 * items are invisible from here). */
+			tg__deque_request(&victim->dq);
+			continue;
+		}
 		f = steal_from(w, victim);
 		if (f != NULL)
 			return f;

@@ -139,6 +139,12 @@ run_node(void *arg)
 		tg_error *mine = TG_RAISE_CODE(&tg_ValueError, (int)n->id,
 					       "task %u", n->id);
 
+		if (err != NULL && tg_error_is(err, &tg_CancelledError)) {
+			/* Our own error replaces the cancellation, as raising
+			 * in an `except CancelledError` block would. */
+			tg_error_decref(err);
+			err = NULL;
+		}
 		if (err == NULL)
 			return mine;
 		/* Keep both: the nested group's errors and ours. */
