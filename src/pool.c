@@ -59,6 +59,14 @@ worker_new(tg__pool *pool, int index)
 static void
 worker_free(tg__worker *w)
 {
+	tg__frame *back = tg_atomic_xchg_acqrel_ptr(&w->returned_frames, NULL);
+
+	while (back != NULL) {
+		tg__frame *next = back->next;
+
+		tg__free(back);
+		back = next;
+	}
 	while (w->free_frames != NULL) {
 		tg__frame *f = w->free_frames;
 

@@ -126,7 +126,8 @@ run_root(tg_runner *r, tg_task_fn fn, void *arg, const tg_site *site)
 	run.done = false;
 	run.result = NULL;
 	*f = (tg__frame){ .fn = fn, .arg = arg, .run = &run,
-			  .id = tg__next_root_id(), .site = site };
+			  .id = tg__next_root_id(), .site = site,
+			  .home = NULL };
 	tg__pool_inject(r->pool, f);
 	pthread_mutex_lock(&run.lock);
 	while (!run.done)

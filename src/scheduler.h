@@ -43,6 +43,7 @@ typedef struct tg__frame {
 	const char *name;
 	const tg_site *site;     /* spawn site; NULL when not recorded */
 	int worker;              /* set when it starts */
+	struct tg__worker *home; /* whose cache it came from; NULL: malloc */
 	struct tg__gcore *open;  /* innermost group it opened, not joined */
 	tg_error *error;         /* failed only: set by record_failure */
 	struct tg__frame *next;  /* cache, injection queue, failed list */
@@ -72,13 +73,17 @@ typedef struct tg__gcore {
 	struct tg__gcore *next_free; /* worker's cache */
 	struct tg__gcore *all_next;  /* every core of the worker */
 
-	/* Shared. */
-	_Alignas(64) TG_ATOMIC(uint64_t) spawned_remote;
-	TG_ATOMIC(uint64_t) done_remote;
-	TG_ATOMIC(uint64_t) cancel; /* TG__CANCEL_* bits */
+	/* Shared, read-mostly: read at every spawn and checkpoint, written
+	 * only when the group is cancelled. */
+	_Alignas(64) TG_ATOMIC(uint64_t) cancel; /* TG__CANCEL_* bits */
 	/* Memo of "this scope or an enclosing one is cancelled", valid for
 	 * one pool epoch: (epoch << 1) | cancelled.  0 = no memo. */
 	TG_ATOMIC(uint64_t) memo;
+	/* Shared, written by other workers as stolen children spawn, fail
+	 * and finish: a line of their own, so those writes do not slow the
+	 * owner's reads above. */
+	_Alignas(64) TG_ATOMIC(uint64_t) spawned_remote;
+	TG_ATOMIC(uint64_t) done_remote;
 	TG_ATOMIC(void *) failed; /* stack of failed frames (Treiber) */
 } tg__gcore;
 
@@ -98,8 +103,11 @@ typedef struct tg__worker {
 	uint64_t rng;
 	/* Task ids: [next_id, id_limit) reserved from the global counter. */
 	uint64_t next_id, id_limit;
+	/* Frames of ours freed by other workers (stolen tasks): a lock-free
+	 * stack they push on, which we take whole when our cache is empty. */
+	_Alignas(64) TG_ATOMIC(void *) returned_frames;
 	/* Caches (owner only). */
-	tg__frame *free_frames;
+	_Alignas(64) tg__frame *free_frames;
 	uint32_t free_frame_count;
 	tg__gcore *free_cores;
 	tg__gcore *all_cores;
@@ -129,13 +137,13 @@ tg__frame_alloc(tg__worker *w)
 		return tg__frame_alloc_slow(w);
 	w->free_frames = f->next;
 	w->free_frame_count--;
-	return f;
+	return f; /* f->home == w: set when it was first allocated */
 }
 
 static inline void
 tg__frame_free(tg__worker *w, tg__frame *f)
 {
-	if (w->free_frame_count >= TG__FRAME_CACHE_MAX) {
+	if (f->home != w || w->free_frame_count >= TG__FRAME_CACHE_MAX) {
 		tg__frame_free_slow(w, f);
 		return;
 	}

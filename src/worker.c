@@ -50,15 +50,50 @@ tg__next_root_id(void)
 tg__frame *
 tg__frame_alloc_slow(tg__worker *w)
 {
-	(void)w;
-	return tg__malloc(sizeof(tg__frame));
+	tg__frame *f;
+
+	/* acquire (xchg): pairs with the release CAS in tg__frame_free_slow,
+	 * so the returning worker's last writes to each frame are done. */
+	f = tg_atomic_xchg_acqrel_ptr(&w->returned_frames, NULL);
+	if (f != NULL) {
+		tg__frame *last = f;
+		uint32_t n = 1;
+
+		while (last->next != NULL) {
+			last = last->next;
+			n++;
+		}
+		/* Keep all but the first in the cache. */
+		w->free_frames = f->next;
+		w->free_frame_count += n - 1;
+		return f;
+	}
+	f = tg__malloc(sizeof(*f));
+	if (f != NULL)
+		f->home = w;
+	return f;
 }
 
 void
 tg__frame_free_slow(tg__worker *w, tg__frame *f)
 {
-	(void)w;
-	tg__free(f);
+	tg__worker *home = f->home;
+	void *head;
+
+	if (home == NULL || home == w) {
+		/* Ours and the cache is full, or a root's (from malloc). */
+		tg__free(f);
+		return;
+	}
+	/* Another worker's frame (a stolen task): send it home, so the
+	 * spawner keeps reusing its frames instead of calling malloc. */
+	do {
+		/* relaxed: the CAS re-validates. */
+		head = tg_atomic_load_relaxed_ptr(&home->returned_frames);
+		f->next = head;
+		/* seq_cst CAS (release side): publishes f->next and our last
+		 * use of f.  Pairs with the exchange in frame_alloc_slow. */
+	} while (!tg_atomic_cas_seqcst_ptr(&home->returned_frames, head, f));
 }
 
 void
