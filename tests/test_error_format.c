@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "test_tree.h"
+
 #include "taskgroup/error.h"
 
 #include "error_internal.h"
@@ -34,20 +36,6 @@ at(const tg_error_type *t, const char *file, int line, const char *func,
    const char *msg)
 {
 	return tg_error_new_at(t, 0, file, line, func, "%s", msg);
-}
-
-static tg_error *
-group(const char *msg, size_t n, ...)
-{
-	tg_error *kids[32];
-	va_list ap;
-	size_t i;
-
-	va_start(ap, n);
-	for (i = 0; i < n; i++)
-		kids[i] = va_arg(ap, tg_error *);
-	va_end(ap);
-	return tg_error_group_new(msg, n, kids);
 }
 
 static char text[16384];

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "test_tree.h"
+
 #include "test_alloc.h"
 
 #include "taskgroup/error.h"
@@ -35,20 +37,6 @@ static tg_error *
 leaf(const tg_error_type *t, const char *msg)
 {
 	return TG_RAISE(t, "%s", msg);
-}
-
-static tg_error *
-group(const char *msg, size_t n, ...)
-{
-	tg_error *kids[16];
-	va_list ap;
-	size_t i;
-
-	va_start(ap, n);
-	for (i = 0; i < n; i++)
-		kids[i] = va_arg(ap, tg_error *);
-	va_end(ap);
-	return tg_error_group_new(msg, n, kids);
 }
 
 static void
