@@ -160,6 +160,7 @@ tg__deque_destroy(tg__deque *d)
 		d->retired = next;
 	}
 	tg__free(d->buf_owner);
+	/* relaxed: no concurrent users at destroy (the threads are joined). */
 	tg_atomic_store_relaxed_ptr(&d->buf, NULL);
 	d->buf_owner = NULL;
 }

@@ -65,6 +65,8 @@ ec_wait32(const struct ck_ec_wait_state *state, const uint32_t *addr,
 		slice.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&fallback_lock);
+	/* acquire: the event count's value; the mutex orders it against the
+	 * waker's broadcast (see above). */
 	if (tg_atomic_load_acquire_u32(addr) == expected)
 		pthread_cond_timedwait(&fallback_cond, &fallback_lock, &slice);
 	pthread_mutex_unlock(&fallback_lock);

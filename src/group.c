@@ -446,6 +446,7 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err)
 		tg_atomic_store_relaxed_u64(&gc->cancel, 0);
 	if ((tg_atomic_load_relaxed_u64(&gc->done_remote) |
 	     tg_atomic_load_relaxed_u64(&gc->spawned_remote)) != 0) {
+		/* relaxed: every remote writer has finished (counted). */
 		tg_atomic_store_relaxed_u64(&gc->done_remote, 0);
 		tg_atomic_store_relaxed_u64(&gc->spawned_remote, 0);
 	}

@@ -12,6 +12,7 @@ void
 tg__park_init(tg__park *p)
 {
 	ck_ec32_init(&p->ec, 0);
+	/* relaxed: published to the workers by pthread_create. */
 	tg_atomic_store_relaxed_u32(&p->sleepers, 0);
 }
 

@@ -52,6 +52,7 @@ worker_new(tg__pool *pool, int index)
 	w->pool = pool;
 	w->index = index;
 	w->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(index + 1);
+	/* relaxed: published to the workers by pthread_create. */
 	tg_atomic_store_relaxed_u32(&w->last_thief, UINT32_MAX);
 	return w;
 }
@@ -59,6 +60,7 @@ worker_new(tg__pool *pool, int index)
 static void
 worker_free(tg__worker *w)
 {
+	/* acq_rel: the threads are joined; the exchange just takes the list. */
 	tg__frame *back = tg_atomic_xchg_acqrel_ptr(&w->returned_frames, NULL);
 
 	while (back != NULL) {

@@ -213,6 +213,7 @@ inject_take(tg__pool *pool)
 		pool->inject_head = f->next;
 		if (pool->inject_head == NULL)
 			pool->inject_tail = NULL;
+		/* relaxed: under the lock; the count is only a hint. */
 		tg_atomic_faa_relaxed_u64(&pool->inject_count, (uint64_t)-1);
 	}
 	pthread_mutex_unlock(&pool->inject_lock);
