@@ -2,6 +2,7 @@
  * alloc.c - the allocator hook (tg_set_allocator) and the library's
  * allocation entry points.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,17 @@ void
 tg__free(void *ptr)
 {
 	current.free_fn(ptr);
+}
+
+void *
+tg__calloc_line(size_t size, void **raw)
+{
+	void *p = tg__calloc(1, size + 63);
+
+	*raw = p;
+	if (p == NULL)
+		return NULL;
+	return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }
 
 char *

@@ -15,6 +15,10 @@ void *tg__calloc(size_t count, size_t size);
 void *tg__realloc(void *ptr, size_t size);
 void tg__free(void *ptr);
 
+/* Zeroed memory aligned to a cache line (64 bytes), for structs with
+ * _Alignas(64) members; *raw receives what tg__free must be given. */
+void *tg__calloc_line(size_t size, void **raw);
+
 /* A copy of s made with tg__malloc; NULL when s is NULL or out of memory. */
 char *tg__strdup(const char *s);
 

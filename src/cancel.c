@@ -17,8 +17,8 @@
  *
  *   memo(scope) >> 1 == epoch ? memo & 1 : recompute
  *
- * a thread-local read, one acquire load of the epoch (a plain load on
- * x86-64) and one relaxed load of the memo.  Recomputing walks up the scope
+ * after finding the scope from the thread's running task: one acquire load
+ * of the epoch (a plain load on x86-64) and one relaxed load of the memo.  Recomputing walks up the scope
  * chain only until it meets a memo of the current epoch, so the walk
  * happens once per scope per cancellation event anywhere in the pool,
  * never per checkpoint.  Every scope on the walk is alive: it encloses the
@@ -66,9 +66,6 @@ tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason)
 	/* seq_cst RMW: publishes the bits to every checkpoint that loads the
 	 * new epoch (acquire in tg__scope_cancelled / tg_cancelled). */
 	tg_atomic_faa_seqcst_u64(&pool->cancel_epoch, 1);
-	/* Parked joiners re-check nothing that depends on cancellation, but
-	 * a parked worker may now skip queued children quickly: wake them. */
-	tg__park_wake(&pool->park);
 }
 
 bool

@@ -24,9 +24,6 @@
  * list (worker.c); the joiner takes the whole list once the group is done,
  * sorts it by spawn key and builds the group node, the body's error last.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "taskgroup/cancel.h"
 #include "taskgroup/group.h"
 
@@ -40,7 +37,6 @@ typedef struct handle {
 	tg__gcore *core;
 	/* HANDLE_OPEN until joined; read by spawners on other threads. */
 	TG_ATOMIC(uint64_t) state;
-	uint64_t unused;
 } handle;
 
 _Static_assert(sizeof(handle) <= sizeof(tg_group), "tg_group too small");
@@ -101,15 +97,17 @@ static inline tg__gcore *
 core_alloc(tg__worker *w)
 {
 	tg__gcore *gc = w->free_cores;
+	void *raw;
 
 	if (gc != NULL) {
 		w->free_cores = gc->next_free;
 		return gc;
 	}
 	/* Cores stay in the worker's list until the pool is destroyed. */
-	gc = tg__calloc(1, sizeof(*gc));
+	gc = tg__calloc_line(sizeof(*gc), &raw);
 	if (gc == NULL)
 		return NULL;
+	gc->raw = raw;
 	gc->all_next = w->all_cores;
 	w->all_cores = gc;
 	return gc;
@@ -249,37 +247,29 @@ group_done(tg__gcore *gc)
 	return gc->spawned_local + spawned == gc->done_local + done;
 }
 
+static bool
+children_pending(void *gc)
+{
+	return !group_done(gc);
+}
+
 /* Helps until every child of gc has finished: runs its own deque, steals
  * (leapfrog hint first), and parks only when nothing is runnable. */
 static void
 wait_children_slow(tg__worker *w, tg__gcore *gc)
 {
-	tg__pool *pool = w->pool;
 	unsigned polls = 0;
 
 	while (!group_done(gc)) {
-		tg__frame *f;
+		/* find_work shares with a thief that asked, takes, steals. */
+		tg__frame *f = tg__find_work(w, false);
 
-		if (tg__deque_wanted(&w->dq))
-			tg__share_work(w);
-		f = tg__find_work(w, false);
 		if (f != NULL) {
 			tg__run_frame(w, f);
 			polls = 0;
 			continue;
 		}
-		if (++polls < TG__SPIN_POLLS) {
-			tg_atomic_pause();
-			continue;
-		}
-		{
-			uint32_t snap = tg__park_prepare(&pool->park);
-
-			if (!group_done(gc) && !tg__pool_has_work(pool, false))
-				tg__park_wait(&pool->park, snap);
-			tg__park_done(&pool->park);
-		}
-		polls = 0;
+		tg__idle(w, &polls, false, children_pending, gc);
 	}
 }
 
@@ -302,84 +292,102 @@ wait_children(tg__worker *w, tg__gcore *gc)
 	}
 }
 
-static int
-by_key(const void *a, const void *b)
+/* collect() when no array for the children can be had: nested groups of
+ * at most 32 built from the stack, each holding the previous one first, so
+ * nothing is lost and the leaves keep spawn order depth-first. */
+static tg_error *
+collect_chunked(tg__worker *w, tg__frame *sorted, tg_error *body_err)
 {
-	const tg__frame *fa = *(tg__frame *const *)a;
-	const tg__frame *fb = *(tg__frame *const *)b;
+	tg_error *chunk[32];
+	tg_error *acc = NULL;
+	size_t k;
 
-	return fa->key < fb->key ? -1 : fa->key > fb->key;
+	while (sorted != NULL) {
+		k = 0;
+		if (acc != NULL)
+			chunk[k++] = acc;
+		while (sorted != NULL && k < 32) {
+			tg__frame *next = sorted->next;
+
+			chunk[k++] = sorted->error;
+			tg__frame_free(w, sorted);
+			sorted = next;
+		}
+		acc = tg__error_group_for_join(k, chunk);
+	}
+	if (body_err == NULL)
+		return acc;
+	if (acc == NULL)
+		return tg__error_group_for_join(1, &body_err);
+	chunk[0] = acc;
+	chunk[1] = body_err;
+	return tg__error_group_for_join(2, chunk);
 }
 
-/* Builds the join result from n sorted error frames plus the body's error
- * (may be NULL), freeing the frames.  Small sets use the stack. */
+/* Sorts a failed-frame list by spawn key (merge sort on the list itself:
+ * no allocation, stable). */
+static tg__frame *
+sort_by_key(tg__frame *list)
+{
+	tg__frame *a = NULL, *b = NULL, *f, *head = NULL, **tail = &head;
+	int flip = 0;
+
+	if (list == NULL || list->next == NULL)
+		return list;
+	while (list != NULL) { /* split alternately */
+		f = list;
+		list = list->next;
+		if (flip ^= 1) {
+			f->next = a;
+			a = f;
+		} else {
+			f->next = b;
+			b = f;
+		}
+	}
+	a = sort_by_key(a);
+	b = sort_by_key(b);
+	while (a != NULL && b != NULL) {
+		tg__frame **smaller = a->key <= b->key ? &a : &b;
+
+		*tail = *smaller;
+		tail = &(*smaller)->next;
+		*smaller = (*smaller)->next;
+	}
+	*tail = a != NULL ? a : b;
+	return head;
+}
+
+/* Builds the join result from the failed frames (any order) plus the
+ * body's error (may be NULL), freeing the frames: children in spawn
+ * order, the body's error last.  Small sets use the stack. */
 static tg_error *
 collect(tg__worker *w, tg__frame *failed, tg_error *body_err)
 {
-	tg__frame *stack_frames[32];
-	tg__frame **frames = stack_frames;
-	tg_error **children;
-	size_t n = 0, i, cap = 32;
-	tg__frame *f;
+	tg_error *stack_children[32];
+	tg_error **children = stack_children;
 	tg_error *result;
+	size_t n = 0, i;
+	tg__frame *f;
 
+	failed = sort_by_key(failed);
 	for (f = failed; f != NULL; f = f->next)
 		n++;
-	if (n == 0 && body_err == NULL)
-		return NULL;
-	if (n + 1 > cap) {
-		frames = tg__malloc((n + 1) * sizeof(*frames));
-		if (frames == NULL) {
-			/* Out of memory: keep spawn order unsorted (the list
-			 * is newest first) rather than lose anything. */
-			frames = NULL;
-		}
+	if (n + 1 > 32) {
+		children = tg__malloc((n + 1) * sizeof(*children));
+		if (children == NULL)
+			return collect_chunked(w, failed, body_err);
 	}
-	if (frames != NULL) {
-		for (i = 0, f = failed; f != NULL; f = f->next)
-			frames[i++] = f;
-		qsort(frames, n, sizeof(*frames), by_key);
-		/* Reuse the frame array as the children array: a pointer
-		 * array of the same length. */
-		children = (tg_error **)(void *)frames;
-		for (i = 0; i < n; i++) {
-			tg__frame *fr = frames[i];
-
-			children[i] = fr->error;
-			tg__frame_free(w, fr);
-		}
-	} else {
-		/* Degraded path: reverse the list in place into a chain and
-		 * build nested groups of at most 32 from the stack. */
-		tg_error *chunk[33];
-		tg_error *acc = NULL;
-		size_t k = 0;
-
-		while (failed != NULL) {
-			tg__frame *next = failed->next;
-
-			chunk[k++] = failed->error;
-			tg__frame_free(w, failed);
-			failed = next;
-			if (k == 32 || failed == NULL) {
-				if (acc != NULL)
-					chunk[k++] = acc;
-				acc = tg__error_group_for_join(k, chunk);
-				k = 0;
-			}
-		}
-		if (body_err != NULL) {
-			chunk[0] = acc;
-			chunk[1] = body_err;
-			return tg__error_group_for_join(2, chunk);
-		}
-		return acc;
+	for (i = 0; failed != NULL; failed = f) {
+		f = failed->next;
+		children[i++] = failed->error;
+		tg__frame_free(w, failed);
 	}
 	if (body_err != NULL)
 		children[n++] = body_err;
 	result = tg__error_group_for_join(n, children);
-	if (frames != stack_frames)
-		tg__free(frames);
+	if (children != stack_children)
+		tg__free(children);
 	return result;
 }
 

@@ -36,13 +36,11 @@ worker_thread(void *arg)
 static tg__worker *
 worker_new(tg__pool *pool, int index)
 {
-	/* The deque's fields are cache-line aligned: over-allocate. */
-	void *raw = tg__calloc(1, sizeof(tg__worker) + 63);
-	tg__worker *w;
+	void *raw;
+	tg__worker *w = tg__calloc_line(sizeof(*w), &raw);
 
-	if (raw == NULL)
+	if (w == NULL)
 		return NULL;
-	w = (tg__worker *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
 	w->raw = raw;
 	if (tg__deque_init(&w->dq, DEQUE_INITIAL) != 0) {
 		tg__free(raw);
@@ -79,7 +77,7 @@ worker_free(tg__worker *w)
 		tg__gcore *gc = w->all_cores;
 
 		w->all_cores = gc->all_next;
-		tg__free(gc);
+		tg__free(gc->raw);
 	}
 	tg__deque_destroy(&w->dq);
 	tg__free(w->raw);
@@ -133,17 +131,17 @@ int
 tg__pool_create(tg__pool **out, int nworkers, bool pin)
 {
 	tg__pool *pool;
+	void *raw;
 	int i, rc = TG_OK;
 
-	pool = tg__calloc(1, sizeof(*pool) + 63);
+	pool = tg__calloc_line(sizeof(*pool), &raw);
 	if (pool == NULL)
 		return TG_ENOMEM;
-	/* calloc gives 16-byte alignment; the _Alignas fields only need to
-	 * sit on distinct lines, which the padding between them ensures. */
+	pool->raw = raw;
 	pool->nworkers = nworkers;
 	pool->workers = tg__calloc((size_t)nworkers, sizeof(tg__worker *));
 	if (pool->workers == NULL) {
-		tg__free(pool);
+		tg__free(pool->raw);
 		return TG_ENOMEM;
 	}
 	/* Epoch 0 never appears in a memo (0 = "no memo"). */
@@ -151,7 +149,7 @@ tg__pool_create(tg__pool **out, int nworkers, bool pin)
 	tg__park_init(&pool->park);
 	if (pthread_mutex_init(&pool->inject_lock, NULL) != 0) {
 		tg__free(pool->workers);
-		tg__free(pool);
+		tg__free(pool->raw);
 		return TG_EAGAIN;
 	}
 	for (i = 0; i < nworkers; i++) {
@@ -192,7 +190,7 @@ tg__pool_destroy(tg__pool *pool)
 			worker_free(pool->workers[i]);
 	pthread_mutex_destroy(&pool->inject_lock);
 	tg__free(pool->workers);
-	tg__free(pool);
+	tg__free(pool->raw);
 }
 
 void

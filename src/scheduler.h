@@ -42,7 +42,6 @@ typedef struct tg__frame {
 	uint64_t id;
 	const char *name;
 	const tg_site *site;     /* spawn site; NULL when not recorded */
-	int worker;              /* set when it starts */
 	struct tg__worker *home; /* whose cache it came from; NULL: malloc */
 	struct tg__gcore *open;  /* innermost group it opened, not joined */
 	tg_error *error;         /* failed only: set by record_failure */
@@ -72,6 +71,7 @@ typedef struct tg__gcore {
 	uint64_t done_local;
 	struct tg__gcore *next_free; /* worker's cache */
 	struct tg__gcore *all_next;  /* every core of the worker */
+	void *raw; /* allocation base (the struct is cache-line aligned) */
 
 	/* Shared, read-mostly: read at every spawn and checkpoint, written
 	 * only when the group is cancelled. */
@@ -176,6 +176,7 @@ typedef struct tg__pool {
 	pthread_mutex_t inject_lock;
 	tg__frame *inject_head, *inject_tail; /* under inject_lock */
 	TG_ATOMIC(uint64_t) inject_count;     /* hint for lock-free checks */
+	void *raw; /* allocation base (the struct is cache-line aligned) */
 } tg__pool;
 
 /* The worker the calling thread is, or NULL.  initial-exec: the library
@@ -211,6 +212,12 @@ bool tg__pool_has_work(tg__pool *pool, bool roots);
 uint64_t tg__next_root_id(void);
 /* Spin budget before parking, in polls. */
 #define TG__SPIN_POLLS 2048
+/* One idle step of a worker that found nothing to run: a spin poll, or,
+ * once the budget is spent, a park until woken.  keep_waiting(arg) is
+ * re-checked after the park is announced (park.h); roots says whether
+ * injected roots count as work for this worker. */
+void tg__idle(tg__worker *w, unsigned *polls, bool roots,
+	      bool (*keep_waiting)(void *), void *arg);
 
 /* group.c: joins the groups a task left open when it returned. */
 tg_error *tg__join_abandoned(tg__worker *w, tg__frame *f, tg_error *err);

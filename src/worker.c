@@ -183,7 +183,6 @@ tg__run_frame(tg__worker *w, tg__frame *f)
 		finish_frame(w, f, NULL);
 		return;
 	}
-	f->worker = w->index;
 	f->open = NULL;
 	w->current = f;
 	err = f->fn(f->arg);
@@ -310,9 +309,35 @@ stopping(tg__pool *pool)
 }
 
 void
-tg__worker_loop(tg__worker *w)
+tg__idle(tg__worker *w, unsigned *polls, bool roots,
+	 bool (*keep_waiting)(void *), void *arg)
 {
 	tg__pool *pool = w->pool;
+	uint32_t snap;
+
+	if (++*polls < TG__SPIN_POLLS) {
+		tg_atomic_pause();
+		if ((*polls & 63) == 0)
+			sched_yield(); /* let an oversubscribed sibling run */
+		return;
+	}
+	/* The park.h protocol: announce, re-check, then wait. */
+	snap = tg__park_prepare(&pool->park);
+	if (keep_waiting(arg) && !tg__pool_has_work(pool, roots))
+		tg__park_wait(&pool->park, snap);
+	tg__park_done(&pool->park);
+	*polls = 0;
+}
+
+static bool
+not_stopping(void *pool)
+{
+	return !stopping(pool);
+}
+
+void
+tg__worker_loop(tg__worker *w)
+{
 	unsigned polls = 0;
 
 	for (;;) {
@@ -323,21 +348,8 @@ tg__worker_loop(tg__worker *w)
 			polls = 0;
 			continue;
 		}
-		if (stopping(pool))
+		if (stopping(w->pool))
 			break;
-		if (++polls < TG__SPIN_POLLS) {
-			tg_atomic_pause();
-			if ((polls & 63) == 0)
-				sched_yield();
-			continue;
-		}
-		{
-			uint32_t snap = tg__park_prepare(&pool->park);
-
-			if (!tg__pool_has_work(pool, true) && !stopping(pool))
-				tg__park_wait(&pool->park, snap);
-			tg__park_done(&pool->park);
-		}
-		polls = 0;
+		tg__idle(w, &polls, true, not_stopping, w->pool);
 	}
 }

@@ -613,6 +613,58 @@ test_group_steady_state_allocates_nothing(void **state)
 	setup(state);
 }
 
+/* Out of memory for the join's array of children: the errors are still
+ * all there, nested in chunks, leaves in spawn order. */
+static size_t fail_size; /* malloc of exactly this size fails, once */
+
+static void *
+malloc_failing_once(size_t n)
+{
+	if (n == fail_size) {
+		fail_size = 0;
+		return NULL;
+	}
+	return malloc(n);
+}
+
+static int
+leaf_in_order(tg_error *leaf, void *ctx)
+{
+	int *next = ctx;
+
+	assert_int_equal(tg_error_code(leaf), *next);
+	(*next)++;
+	return 0;
+}
+
+static void
+test_group_join_without_memory_for_the_children_array_keeps_all(void **state)
+{
+	tg_allocator failing = { malloc_failing_once, calloc, realloc, free };
+	struct errs e = { 100, TG_POLICY_COLLECT_ALL, NULL };
+	tg_runner *r;
+	tg_error *err;
+	int next = 0;
+
+	(void)state;
+	assert_int_equal(tg_runner_destroy(runner1), TG_OK);
+	assert_int_equal(tg_runner_destroy(runner2), TG_OK);
+	assert_int_equal(tg_set_allocator(&failing), TG_OK);
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){ .threads = 1 }),
+			 TG_OK);
+	/* The join asks for (children + 1) pointers. */
+	fail_size = (100 + 1) * sizeof(tg_error *);
+	err = tg_runner_run(r, spawn_failing, &e);
+	assert_int_equal(fail_size, 0); /* the failure did happen */
+	assert_int_equal(tg_error_leaf_count(err), 100);
+	tg_error_foreach_leaf(err, leaf_in_order, &next);
+	assert_int_equal(next, 100);
+	tg_error_decref(err);
+	assert_int_equal(tg_runner_destroy(r), TG_OK);
+	assert_int_equal(tg_reset_allocator(), TG_OK);
+	assert_int_equal(setup(state), 0);
+}
+
 int
 main(void)
 {
@@ -632,6 +684,7 @@ main(void)
 		cmocka_unit_test(test_group_join_by_other_task_is_refused),
 		cmocka_unit_test(test_group_never_joined_is_joined_and_reported),
 		cmocka_unit_test(test_group_steady_state_allocates_nothing),
+		cmocka_unit_test(test_group_join_without_memory_for_the_children_array_keeps_all),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -25,7 +25,9 @@ extern "C" {
 TG_API bool tg_cancelled(void);
 
 /* NULL, or a new CancelledError recording where the checkpoint is, when the
- * calling task's scope is cancelled. */
+ * calling task's scope is cancelled (NULL outside tasks).  Thread-safe, as
+ * tg_cancelled.  If the error cannot be allocated, the preallocated
+ * MemoryError comes back instead (still non-NULL). */
 TG_API tg_error *tg_checkpoint_at(const char *file, int line, const char *func);
 
 /* The `await` point: returns a CancelledError from the enclosing task

@@ -71,7 +71,7 @@ TG_API tg_error *(tg_runner_run)(tg_runner *r, tg_task_fn fn, void *arg);
  */
 TG_API int tg_runner_destroy(tg_runner *r);
 
-/* Worker count of r (0 for NULL). */
+/* Worker count of r (0 for NULL).  Thread-safe while r exists. */
 TG_API int tg_runner_threads(const tg_runner *r);
 
 /*

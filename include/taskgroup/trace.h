@@ -22,7 +22,8 @@ typedef struct tg_task_info {
 } tg_task_info;
 
 /* Fills *out for the calling thread's current task.  Returns TG_OK,
- * TG_EINVAL (out NULL) or TG_ENOTASK (not running a task). */
+ * TG_EINVAL (out NULL) or TG_ENOTASK (not running a task).  The three
+ * functions here read only the calling thread's state: thread-safe. */
 TG_API int tg_current_task(tg_task_info *out);
 
 /* The current task's id, or 0 when the thread runs no task. */
