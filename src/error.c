@@ -450,6 +450,13 @@ tg__error_usage(int status, tg_error *attached, const char *fmt, ...)
 	return e;
 }
 
+void
+tg__error_set_context(tg_error *e, tg_error *context)
+{
+	tg_error_decref(e->context);
+	e->context = context;
+}
+
 tg_error *
 tg__error_cancelled(const char *file, int line, const char *func)
 {
@@ -619,6 +626,56 @@ shallow_copy(const tg_error *e)
 	c->context = tg_error_incref(e->context);
 	tg__error_seal(c);
 	return c;
+}
+
+/* tg__error_promote_fatal's helpers: the first fatal leaf, and a
+ * predicate matching one node by identity. */
+static int
+first_fatal(tg_error *leaf, void *ctx)
+{
+	if ((leaf->type->flags & TG_ERROR_TYPE_FATAL) == 0)
+		return 0;
+	*(const tg_error **)ctx = leaf;
+	return 1;
+}
+
+static bool
+is_node(const tg_error *e, void *node)
+{
+	return e == node;
+}
+
+tg_error *
+tg__error_promote_fatal(tg_error *group)
+{
+	const tg_error *fatal = NULL;
+	tg_error *match = NULL, *rest = NULL, *root, *ctx;
+
+	tg_error_foreach_leaf(group, first_fatal, &fatal);
+	if (fatal == NULL || fatal == group)
+		return group;
+	/* Out of memory below: the group itself still holds everything (and
+	 * is a BaseExceptionGroup), so nothing is lost. */
+	if (tg_error_split_pred(group, is_node, (void *)fatal, &match,
+				&rest) != TG_OK)
+		return group;
+	tg_error_decref(match);
+	root = shallow_copy(fatal);
+	if (root == NULL) {
+		tg_error_decref(rest);
+		return group;
+	}
+	if (fatal->context != NULL && rest != NULL) {
+		tg_error *parts[2] = { tg_error_incref(fatal->context), rest };
+
+		ctx = tg__error_group_for_join(2, parts);
+	} else {
+		ctx = rest != NULL ? rest : tg_error_incref(fatal->context);
+	}
+	tg_error_decref(root->context); /* root is private: no reader */
+	root->context = ctx;
+	tg_error_decref(group);
+	return root;
 }
 
 tg_error *

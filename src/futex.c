@@ -1,5 +1,6 @@
 /*
- * futex.c - the platform part of parking: ck_ec's gettime / wait / wake.
+ * futex.c - the platform file: ck_ec's gettime / wait / wake for parking,
+ * and the few other platform facts the library needs (platform.h).
  * Linux uses futex(2) directly; elsewhere one process-wide mutex and
  * condition variable stand in (correct, slower: every wake broadcasts).
  */
@@ -9,6 +10,7 @@
 #include <time.h>
 
 #include "park.h"
+#include "platform.h"
 
 static int
 ec_gettime(const struct ck_ec_ops *ops, struct timespec *out)
@@ -40,6 +42,16 @@ ec_wake32(const struct ck_ec_ops *ops, const uint32_t *addr)
 	syscall(SYS_futex, addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX,
 		NULL, NULL, 0);
 }
+
+bool
+tg__is_main_thread(void)
+{
+	/* The initial thread's id is the process id. */
+	return syscall(SYS_gettid) == getpid();
+}
+
+/* A futex wake is a plain system call. */
+const bool tg__wake_signal_safe = true;
 
 #else /* portable fallback */
 
@@ -81,6 +93,16 @@ ec_wake32(const struct ck_ec_ops *ops, const uint32_t *addr)
 	pthread_cond_broadcast(&fallback_cond);
 	pthread_mutex_unlock(&fallback_lock);
 }
+
+bool
+tg__is_main_thread(void)
+{
+	return false; /* no portable way: Ctrl-C handling stays off */
+}
+
+/* The wake takes a mutex: not from a signal handler (parked threads
+ * still wake within the 10 ms slices of ec_wait32). */
+const bool tg__wake_signal_safe = false;
 #endif
 
 const struct ck_ec_ops tg__ec_ops = {

@@ -24,6 +24,8 @@
  * list (worker.c); the joiner takes the whole list once the group is done,
  * sorts it by spawn key and builds the group node, the body's error last.
  */
+#include <errno.h>
+
 #include "taskgroup/cancel.h"
 #include "taskgroup/group.h"
 
@@ -35,8 +37,10 @@
 typedef struct handle {
 	uint64_t magic;
 	tg__gcore *core;
-	/* HANDLE_OPEN until joined; read by spawners on other threads. */
+	/* HANDLE_OPEN until joined, then HANDLE_JOINED plus JOINED_* facts;
+	 * read by spawners on other threads. */
 	TG_ATOMIC(uint64_t) state;
+	void *winner_arg; /* after join: first-success's winner */
 } handle;
 
 _Static_assert(sizeof(handle) <= sizeof(tg_group), "tg_group too small");
@@ -45,6 +49,11 @@ _Static_assert(_Alignof(handle) <= _Alignof(tg_group), "tg_group alignment");
 #define HANDLE_MAGIC 0x7467726f75703031ULL /* "tgroup01" */
 #define HANDLE_OPEN 1
 #define HANDLE_JOINED 2
+/* What a joined handle remembers (bits above HANDLE_JOINED). */
+#define JOINED_EXPIRED 4     /* its own deadline had expired */
+#define JOINED_FIRST_SUCCESS 8
+#define JOINED_HAS_WINNER 16
+#define JOINED_MASK (JOINED_EXPIRED | JOINED_FIRST_SUCCESS | JOINED_HAS_WINNER)
 
 /* Remote spawns get keys after every owner spawn. */
 #define REMOTE_KEY_BASE (UINT64_C(1) << 63)
@@ -66,7 +75,8 @@ closed_status(tg_group *g)
 	h = handle_of(g);
 	/* relaxed: see open_core. */
 	if (h->magic == HANDLE_MAGIC &&
-	    tg_atomic_load_relaxed_u64(&h->state) == HANDLE_JOINED)
+	    (tg_atomic_load_relaxed_u64(&h->state) & ~(uint64_t)JOINED_MASK) ==
+		    HANDLE_JOINED)
 		return TG_EFINISHED;
 	return TG_EINVAL;
 }
@@ -108,6 +118,8 @@ core_alloc(tg__worker *w)
 	if (gc == NULL)
 		return NULL;
 	gc->raw = raw;
+	gc->deadline = TG_DEADLINE_NONE;
+	gc->heap_pos = SIZE_MAX;
 	gc->all_next = w->all_cores;
 	w->all_cores = gc;
 	return gc;
@@ -129,9 +141,11 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	uint64_t epoch;
 	bool parent;
 	int policy = opts != NULL ? opts->policy : TG_POLICY_FAIL_FAST;
+	int limit = opts != NULL ? opts->limit : 0;
 
-	if (g == NULL || (policy != TG_POLICY_FAIL_FAST &&
-			  policy != TG_POLICY_COLLECT_ALL))
+	if (g == NULL || limit < 0 ||
+	    (policy != TG_POLICY_FAIL_FAST && policy != TG_POLICY_COLLECT_ALL &&
+	     policy != TG_POLICY_FIRST_SUCCESS))
 		return TG_EINVAL;
 	if (w == NULL || w->current == NULL)
 		return TG_ENOTASK;
@@ -143,6 +157,10 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	gc->enclosing = w->current->open;
 	gc->parent_scope = tg__current_scope(w);
 	gc->policy = policy;
+	gc->limit = (uint32_t)limit;
+	gc->hooks = (limit != 0 ? TG__HOOK_LIMIT : 0) |
+		    (policy == TG_POLICY_FIRST_SUCCESS ? TG__HOOK_FIRST_SUCCESS
+						       : 0);
 	gc->name = opts != NULL ? opts->name : NULL;
 	gc->spawned_local = 0;
 	gc->done_local = 0;
@@ -162,13 +180,110 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	h->core = gc;
 	/* relaxed: same publication as the core. */
 	tg_atomic_store_relaxed_u64(&h->state, HANDLE_OPEN);
+	h->winner_arg = NULL;
 	return TG_OK;
 }
 
-/* The spawn proper, once g is known open. */
+/* ------------------------------------------------------------------ */
+/* Concurrency limit                                                    */
+
+/* Takes a slot if one is free.  false when the group is at its limit. */
+static bool
+slot_try_take(tg__gcore *gc)
+{
+	/* relaxed: the CAS re-validates. */
+	uint64_t s = tg_atomic_load_relaxed_u64(&gc->slots);
+
+	while ((uint32_t)s < gc->limit) {
+		/* seq_cst CAS: pairs with the seq_cst release in worker.c;
+		 * only a count, no data is published through it. */
+		if (tg_atomic_cas_seqcst_u64(&gc->slots, s, s + TG__SLOT_ACTIVE))
+			return true;
+		s = tg_atomic_load_relaxed_u64(&gc->slots);
+	}
+	return false;
+}
+
+static void
+slot_give_back(tg__pool *pool, tg__gcore *gc)
+{
+	/* seq_cst RMW then wake: the park.h protocol, as in worker.c. */
+	tg_atomic_faa_seqcst_u64(&gc->slots, (uint64_t)-1);
+	tg__park_wake(&pool->park);
+}
+
+static bool
+slots_full(void *arg)
+{
+	tg__gcore *gc = arg;
+
+	/* seq_cst: the parking re-check (park.h); pairs with the seq_cst
+	 * release of a slot before its wake. */
+	return (uint32_t)tg_atomic_load_seqcst_u64(&gc->slots) >= gc->limit;
+}
+
+/*
+ * Waits for a slot of gc, running other work meanwhile (errgroup's Go
+ * blocks; a worker thread must not).  A caller that is itself a child of
+ * gc holds a slot while it waits and counts itself "blocked": when every
+ * slot holder is blocked, no slot can ever free, and it gets TG_EDEADLK
+ * instead of hanging.  TG_ESHUTTINGDOWN if gc is cancelled meanwhile.
+ */
+static TG__COLD int
+slot_wait(tg__worker *w, tg__gcore *gc)
+{
+	bool holder = w->current->group == gc;
+	uint64_t blocked = holder ? TG__SLOT_BLOCKED : 0;
+	unsigned polls = 0;
+	int rc;
+
+	if (holder)
+		tg_atomic_faa_seqcst_u64(&gc->slots, TG__SLOT_BLOCKED);
+	for (;;) {
+		/* seq_cst: one snapshot of both halves (see the check
+		 * below), and the park re-check's partner. */
+		uint64_t s = tg_atomic_load_seqcst_u64(&gc->slots);
+		tg__frame *f;
+
+		if ((uint32_t)s < gc->limit) {
+			/* Take the slot and stop counting as blocked in one
+			 * step, so the snapshot below never sees a stale
+			 * blocked count.  seq_cst CAS: as slot_try_take. */
+			if (tg_atomic_cas_seqcst_u64(&gc->slots, s,
+						     s + TG__SLOT_ACTIVE - blocked))
+				return TG_OK;
+			continue;
+		}
+		if (tg__scope_cancelled(w->pool, gc)) {
+			rc = TG_ESHUTTINGDOWN;
+			break;
+		}
+		if (holder && (s >> 32) >= (uint32_t)s) {
+			/* Every holder waits for another: none will finish. */
+			rc = TG_EDEADLK;
+			break;
+		}
+		f = tg__find_work(w, false);
+		if (f != NULL) {
+			tg__run_frame(w, f);
+			polls = 0;
+			continue;
+		}
+		tg__idle(w, &polls, false, slots_full, gc);
+	}
+	if (holder)
+		tg_atomic_faa_seqcst_u64(&gc->slots, (uint64_t)0 - TG__SLOT_BLOCKED);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Spawning                                                             */
+
+/* The spawn proper, once g is known open.  wait: may wait for a slot of a
+ * limited group (tg_spawn) or not (tg_try_spawn). */
 static inline __attribute__((always_inline)) int
 spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
-      const tg_site *site)
+      const tg_site *site, bool wait)
 {
 	tg__worker *w = tg__self();
 	tg__frame *f;
@@ -179,9 +294,18 @@ spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
 		return TG_ENOTASK;
 	if (tg__scope_cancelled(w->pool, gc))
 		return TG_ESHUTTINGDOWN;
+	if (gc->limit != 0 && !slot_try_take(gc)) {
+		int rc = wait ? slot_wait(w, gc) : TG_EAGAIN;
+
+		if (rc != TG_OK)
+			return rc;
+	}
 	f = tg__frame_alloc(w);
-	if (f == NULL)
+	if (f == NULL) {
+		if (gc->limit != 0)
+			slot_give_back(w->pool, gc);
 		return TG_ENOMEM;
+	}
 	f->fn = fn;
 	f->arg = arg;
 	f->group = gc; /* non-NULL: not a root, so f->run is never read */
@@ -213,7 +337,17 @@ tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
 
 	if (gc == NULL)
 		return closed_status(g);
-	return spawn(gc, fn, arg, NULL, site);
+	return spawn(gc, fn, arg, NULL, site, true);
+}
+
+int
+tg_try_spawn_at(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
+{
+	tg__gcore *gc = open_core(g);
+
+	if (gc == NULL)
+		return closed_status(g);
+	return spawn(gc, fn, arg, NULL, site, false);
 }
 
 int
@@ -224,7 +358,7 @@ tg_spawn_named_at(tg_group *g, tg_task_fn fn, void *arg, const char *name,
 
 	if (gc == NULL)
 		return closed_status(g);
-	return spawn(gc, fn, arg, name, site);
+	return spawn(gc, fn, arg, name, site, true);
 }
 
 int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg)
@@ -413,15 +547,48 @@ cancel_state(tg__pool *pool, tg__gcore *gc, uint64_t *own, bool *outside)
 		   tg__scope_cancelled(pool, gc->parent_scope);
 }
 
+static const char *
+gc_name_prefix(const char *name)
+{
+	return name != NULL ? " in group \"" : "";
+}
+
+/* Drops the failures of a first-success group that has a winner: only
+ * fatal errors survive a success.  Returns the remaining list. */
+static tg__frame *
+drop_nonfatal(tg__worker *w, tg__frame *failed)
+{
+	tg__frame *keep = NULL, *next;
+
+	for (; failed != NULL; failed = next) {
+		next = failed->next;
+		if (tg__error_is_fatal(failed->error)) {
+			failed->next = keep;
+			keep = failed;
+		} else {
+			tg_error_decref(failed->error);
+			tg__frame_free(w, failed);
+		}
+	}
+	return keep;
+}
+
+/* What a join learned besides its error, for the handle. */
+typedef struct join_facts {
+	uint64_t flags; /* JOINED_* */
+	void *winner_arg;
+} join_facts;
+
 /* The join proper, on a validated core owned by the current task. */
 static inline __attribute__((always_inline)) tg_error *
-join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err)
+join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err, join_facts *facts)
 {
 	bool body_cancelled = false;
-	bool outside;
+	bool outside, won = false;
 	uint64_t own;
 	tg__frame *failed;
 	tg_error *result;
+	const char *name;
 
 	if (body_err != NULL) {
 		if (tg__error_is_cancel(body_err)) {
@@ -436,6 +603,11 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err)
 		}
 	}
 	wait_children(w, gc);
+	/* Off the timer before the core is read for the last time and
+	 * recycled; the lock orders the timer's last write of the bits
+	 * before the reads below (timer.c). */
+	if (gc->deadline_used)
+		tg__timer_remove(w->pool, gc);
 
 	/* acquire: pairs with the CAS pushes in record_failure.  Every child
 	 * has been counted done, and each pushed before it was counted, so
@@ -445,6 +617,26 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err)
 
 	/* Back in the enclosing scope. */
 	w->current->open = gc->enclosing;
+
+	facts->flags = 0;
+	facts->winner_arg = NULL;
+	if (gc->hooks != 0) {
+		/* relaxed: every child is counted done, and its count (seq_cst,
+		 * or this thread) published its CAS and winner_arg store. */
+		won = tg_atomic_load_relaxed_u32(&gc->won) != 0;
+		if (gc->policy == TG_POLICY_FIRST_SUCCESS)
+			facts->flags |= JOINED_FIRST_SUCCESS;
+		if (won) {
+			facts->flags |= JOINED_HAS_WINNER;
+			facts->winner_arg = gc->winner_arg;
+			tg_atomic_store_relaxed_u32(&gc->won, 0);
+			gc->winner_arg = NULL;
+		}
+		/* Every child gave its slot back before it was counted. */
+		tg_atomic_store_relaxed_u64(&gc->slots, 0);
+	}
+	if (own & TG__CANCEL_DEADLINE)
+		facts->flags |= JOINED_EXPIRED;
 
 	/* Restore the at-rest state of the core (see core_alloc): only what
 	 * this group changed.  Nothing else can touch the core any more. */
@@ -458,18 +650,36 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err)
 		tg_atomic_store_relaxed_u64(&gc->done_remote, 0);
 		tg_atomic_store_relaxed_u64(&gc->spawned_remote, 0);
 	}
+	gc->deadline = TG_DEADLINE_NONE;
+	gc->deadline_used = false;
+	name = gc->name;
 	core_free(w, gc);
 
+	if (won && failed != NULL)
+		failed = drop_nonfatal(w, failed);
 	if (failed == NULL && body_err == NULL) {
-		if (!outside && !body_cancelled)
+		if (!outside && !body_cancelled && own == 0)
 			return NULL; /* the common case */
 		result = NULL;
 	} else {
 		result = collect(w, failed, body_err);
+		if (tg__error_is_fatal(result))
+			result = tg__error_promote_fatal(result);
 	}
-	if (result == NULL && (outside || (body_cancelled && own == 0)))
-		result = tg__error_cancelled(__FILE__, __LINE__, __func__);
-	return result;
+	if (result != NULL)
+		return result; /* real errors win over cancellation */
+	if (outside) /* an outer cancellation travels up, never a timeout */
+		return tg__error_cancelled(__FILE__, __LINE__, __func__);
+	if (own & TG__CANCEL_DEADLINE)
+		return tg_error_new_at(&tg_TimeoutError, ETIMEDOUT, __FILE__,
+				       __LINE__, __func__,
+				       "the task group's deadline expired%s%s%s",
+				       gc_name_prefix(name),
+				       name != NULL ? name : "",
+				       name != NULL ? "\"" : "");
+	if (body_cancelled && own == 0)
+		return tg__error_cancelled(__FILE__, __LINE__, __func__);
+	return NULL;
 }
 
 /* join_core for the runtime's own joins (tasks that returned with a
@@ -477,7 +687,9 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err)
 static tg_error *
 join_core_slow(tg__worker *w, tg__gcore *gc, tg_error *body_err)
 {
-	return join_core(w, gc, body_err);
+	join_facts facts;
+
+	return join_core(w, gc, body_err, &facts);
 }
 
 tg_error *
@@ -485,7 +697,9 @@ tg_group_join(tg_group *g, tg_error *body_err)
 {
 	tg__worker *w = tg__self();
 	tg__gcore *gc = open_core(g);
+	join_facts facts;
 	tg_error *result;
+	handle *h;
 	int status;
 
 	if (gc == NULL) {
@@ -504,9 +718,11 @@ tg_group_join(tg_group *g, tg_error *body_err)
 		return tg__error_usage(TG_ESTATE, body_err,
 				       "tg_group_join: a group opened inside "
 				       "this one is still open; join it first");
-	result = join_core(w, gc, body_err);
+	result = join_core(w, gc, body_err, &facts);
+	h = handle_of(g);
+	h->winner_arg = facts.winner_arg;
 	/* relaxed: see open_core. */
-	tg_atomic_store_relaxed_u64(&handle_of(g)->state, HANDLE_JOINED);
+	tg_atomic_store_relaxed_u64(&h->state, HANDLE_JOINED | facts.flags);
 	return result;
 }
 
@@ -521,6 +737,110 @@ tg_group_cancel(tg_group *g)
 		return status == TG_EFINISHED ? TG_OK : status;
 	}
 	tg__scope_cancel(gc->owner_worker->pool, gc, TG__CANCEL_EXPLICIT);
+	return TG_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Deadlines and results                                                */
+
+/* The open core of g when the caller is the task that opened it; else
+ * NULL with *status saying why. */
+static tg__gcore *
+owned_core(const tg_group *g, int *status)
+{
+	tg__worker *w = tg__self();
+	tg__gcore *gc = open_core((tg_group *)g);
+
+	if (gc == NULL) {
+		*status = closed_status((tg_group *)g);
+		return NULL;
+	}
+	if (w == NULL || w->current != gc->owner) {
+		*status = TG_ENOTOWNER;
+		return NULL;
+	}
+	return gc;
+}
+
+int
+tg_group_set_deadline(tg_group *g, int64_t deadline_ns)
+{
+	int status;
+	tg__gcore *gc = owned_core(g, &status);
+
+	if (gc == NULL)
+		return status;
+	if (deadline_ns < 0)
+		return TG_EINVAL;
+	return tg__timer_set(gc->owner_worker->pool, gc, deadline_ns);
+}
+
+int
+tg_group_set_timeout(tg_group *g, int64_t timeout_ns)
+{
+	int status;
+	tg__gcore *gc = owned_core(g, &status);
+	int64_t now;
+
+	if (gc == NULL)
+		return status;
+	now = tg_now_ns();
+	/* The sum must be a real time: TG_DEADLINE_NONE is not reachable by
+	 * a timeout. */
+	if (timeout_ns < 0 || timeout_ns >= TG_DEADLINE_NONE - now)
+		return TG_EINVAL;
+	return tg__timer_set(gc->owner_worker->pool, gc, now + timeout_ns);
+}
+
+int64_t
+tg_group_deadline(const tg_group *g)
+{
+	int status;
+	tg__gcore *gc = owned_core(g, &status);
+
+	/* The owner is the only writer (under the timer's lock, which it
+	 * released): a plain read is its own write. */
+	return gc != NULL ? gc->deadline : TG_DEADLINE_NONE;
+}
+
+bool
+tg_group_expired(const tg_group *g)
+{
+	int status;
+	tg__gcore *gc = owned_core(g, &status);
+	const handle *h;
+
+	if (gc != NULL)
+		/* relaxed: a status read; the bit never clears while open. */
+		return (tg_atomic_load_relaxed_u64(&gc->cancel) &
+			TG__CANCEL_DEADLINE) != 0;
+	if (status != TG_EFINISHED)
+		return false;
+	h = handle_of((tg_group *)g);
+	/* relaxed: see open_core. */
+	return (tg_atomic_load_relaxed_u64(&h->state) & JOINED_EXPIRED) != 0;
+}
+
+int
+tg_group_winner(const tg_group *g, void **arg_out)
+{
+	const handle *h;
+	uint64_t state;
+	int status;
+
+	if (g == NULL || arg_out == NULL)
+		return TG_EINVAL;
+	status = closed_status((tg_group *)g);
+	h = handle_of((tg_group *)g);
+	if (status != TG_EFINISHED)
+		return h->magic == HANDLE_MAGIC ? TG_ESTATE : TG_EINVAL;
+	/* relaxed: see open_core. */
+	state = tg_atomic_load_relaxed_u64(&h->state);
+	if ((state & JOINED_FIRST_SUCCESS) == 0)
+		return TG_ESTATE;
+	if ((state & JOINED_HAS_WINNER) == 0)
+		return TG_ENOENT;
+	*arg_out = h->winner_arg;
 	return TG_OK;
 }
 

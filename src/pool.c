@@ -152,6 +152,12 @@ tg__pool_create(tg__pool **out, int nworkers, bool pin)
 		tg__free(pool->raw);
 		return TG_EAGAIN;
 	}
+	if (tg__timer_init(&pool->timer) != TG_OK) {
+		pthread_mutex_destroy(&pool->inject_lock);
+		tg__free(pool->workers);
+		tg__free(pool->raw);
+		return TG_EAGAIN;
+	}
 	for (i = 0; i < nworkers; i++) {
 		pool->workers[i] = worker_new(pool, i);
 		if (pool->workers[i] == NULL) {
@@ -185,6 +191,7 @@ tg__pool_destroy(tg__pool *pool)
 	int i;
 
 	stop_workers(pool);
+	tg__timer_destroy(&pool->timer);
 	for (i = 0; i < pool->nworkers; i++)
 		if (pool->workers[i] != NULL)
 			worker_free(pool->workers[i]);

@@ -1,11 +1,21 @@
 /*
  * runner.c - tg_runner (asyncio.Runner) and tg_run (asyncio.run): a pool
  * plus the bookkeeping of runs submitted from threads that are not
- * workers.
+ * workers, and the opt-in Ctrl-C handling.
+ *
+ * Every run has a root scope: a group core that no task owns, whose
+ * cancellation reaches every group of the run (the root task's groups
+ * take it as their parent scope).  The SIGINT handler cancels it.
+ *
+ * Ctrl-C, as asyncio.Runner does it: the handler is installed for one run
+ * at a time (the main thread's), only if SIGINT had its default action.
+ * What the handler does is async-signal-safe: lock-free atomics
+ * (tg__scope_cancel) and a futex wake.
  */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -13,10 +23,12 @@
 
 #include "alloc.h"
 #include "error_internal.h"
+#include "platform.h"
 #include "scheduler.h"
 
 struct tg_runner {
 	tg__pool *pool;
+	bool handle_sigint;
 	/* Runs in progress; destroy refuses while non-zero. */
 	TG_ATOMIC(uint32_t) active;
 	/* Set once destroy has begun; new runs are refused. */
@@ -29,7 +41,98 @@ struct tg__run {
 	pthread_cond_t done_cv;
 	bool done;
 	tg_error *result;
+	tg__pool *pool;
+	tg__gcore *scope; /* the root scope */
 };
+
+/* The run whose root scope SIGINT cancels: NULL (none), the run, or
+ * SIGINT_BUSY while a handler uses it (the run's memory must then stay
+ * alive: sigint_uninstall waits).  And how many SIGINTs it has had. */
+static TG_ATOMIC(void *) sigint_run;
+static TG_ATOMIC(uint32_t) sigint_count;
+static char sigint_busy_tag;
+#define SIGINT_BUSY ((void *)&sigint_busy_tag)
+
+static void
+on_sigint(int sig)
+{
+	int saved_errno = errno;
+	void *v;
+
+	/* seq_cst RMW: counts this SIGINT exactly once even if two arrive
+	 * on different threads at once. */
+	if (tg_atomic_faa_seqcst_u32(&sigint_count, 1) == 0) {
+		/* acquire: pairs with the release store in sigint_install. */
+		v = tg_atomic_load_acquire_ptr(&sigint_run);
+		/* seq_cst CAS: claims the run against sigint_uninstall's CAS,
+		 * so it stays alive until the release store below. */
+		if (v != NULL && v != SIGINT_BUSY &&
+		    tg_atomic_cas_seqcst_ptr(&sigint_run, v, SIGINT_BUSY)) {
+			struct tg__run *run = v;
+
+			tg__scope_cancel(run->pool, run->scope,
+					 TG__CANCEL_INTERRUPT);
+			if (tg__wake_signal_safe)
+				tg__park_wake_all(&run->pool->park);
+			/* release: our uses of run are done (pairs with the
+			 * load in sigint_uninstall). */
+			tg_atomic_store_release_ptr(&sigint_run, run);
+		}
+		errno = saved_errno;
+		return;
+	}
+	/* The second one: the default action (the process ends). */
+	signal(sig, SIG_DFL);
+	raise(sig);
+	errno = saved_errno;
+}
+
+/* Installs the handler for run if the rules allow; true if installed
+ * (then *old holds the action to restore). */
+static bool
+sigint_install(tg_runner *r, struct tg__run *run, struct sigaction *old)
+{
+	struct sigaction sa;
+
+	if (!r->handle_sigint || !tg__is_main_thread())
+		return false;
+	if (sigaction(SIGINT, NULL, old) != 0 ||
+	    (old->sa_flags & SA_SIGINFO) != 0 || old->sa_handler != SIG_DFL)
+		return false; /* the program handles (or ignores) SIGINT */
+	/* relaxed: nothing else reads the count before the store below. */
+	tg_atomic_store_relaxed_u32(&sigint_count, 0);
+	/* release: publishes run (see on_sigint). */
+	tg_atomic_store_release_ptr(&sigint_run, run);
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGINT, &sa, NULL) != 0) {
+		tg_atomic_store_release_ptr(&sigint_run, NULL);
+		return false;
+	}
+	return true;
+}
+
+static void
+sigint_uninstall(const struct sigaction *old)
+{
+	void *v;
+
+	sigaction(SIGINT, old, NULL);
+	/* A handler still running on another thread may hold the run: wait
+	 * for it to give the run back, then take it away for good. */
+	for (;;) {
+		/* acquire: pairs with the handler's release store. */
+		v = tg_atomic_load_acquire_ptr(&sigint_run);
+		if (v == SIGINT_BUSY) {
+			tg_atomic_pause();
+			continue;
+		}
+		/* seq_cst CAS: against the handler's claim. */
+		if (tg_atomic_cas_seqcst_ptr(&sigint_run, v, NULL))
+			break;
+	}
+}
 
 void
 tg__run_complete(struct tg__run *run, tg_error *err)
@@ -87,6 +190,7 @@ tg_runner_create(tg_runner **out, const tg_runner_config *cfg)
 		tg__alloc_unpin();
 		return TG_ENOMEM;
 	}
+	r->handle_sigint = cfg != NULL && cfg->handle_sigint;
 	rc = tg__pool_create(&r->pool, n, cfg != NULL && cfg->pin_threads);
 	if (rc != TG_OK) {
 		tg__free(r);
@@ -103,38 +207,101 @@ tg_runner_threads(const tg_runner *r)
 	return r != NULL ? r->pool->nworkers : 0;
 }
 
+/* A run's root scope: a group core no task owns, never joined. */
+static tg__gcore *
+root_scope_new(tg__pool *pool)
+{
+	void *raw;
+	tg__gcore *gc = tg__calloc_line(sizeof(*gc), &raw);
+	uint64_t epoch;
+
+	if (gc == NULL)
+		return NULL;
+	gc->raw = raw;
+	gc->policy = TG_POLICY_FAIL_FAST;
+	gc->deadline = TG_DEADLINE_NONE;
+	gc->heap_pos = SIZE_MAX;
+	/* acquire: as in tg_group_init; a fresh scope is not cancelled. */
+	epoch = tg_atomic_load_acquire_u64(&pool->cancel_epoch);
+	/* relaxed: published to the workers with the root frame (the
+	 * injection queue's lock). */
+	tg_atomic_store_relaxed_u64(&gc->memo, epoch << 1);
+	return gc;
+}
+
+/* The run's answer once interrupted by SIGINT: an Interrupt error with
+ * what had failed attached (cancellations are not failures). */
+static tg_error *
+interrupted_result(tg_error *err)
+{
+	tg_error *e = tg_error_new_at(&tg_Interrupt, SIGINT, __FILE__,
+				      __LINE__, __func__,
+				      "interrupted by SIGINT (Ctrl-C)");
+
+	if (err != NULL && tg__error_is_cancel(err)) {
+		tg_error_decref(err);
+		err = NULL;
+	}
+	if (err == NULL)
+		return e;
+	if (e == tg_error_oom())
+		return err; /* keep the failures rather than the interrupt */
+	tg__error_set_context(e, err);
+	return e;
+}
+
 /* Submits fn(arg) as a root task and waits for it. */
 static tg_error *
 run_root(tg_runner *r, tg_task_fn fn, void *arg, const tg_site *site)
 {
 	struct tg__run run;
+	struct sigaction old_action;
+	bool sigint;
+	uint64_t cancel;
 	tg__frame *f = tg__malloc(sizeof(*f));
 
 	if (f == NULL)
 		return tg_error_oom();
+	run.pool = r->pool;
+	run.scope = root_scope_new(r->pool);
+	if (run.scope == NULL) {
+		tg__free(f);
+		return tg_error_oom();
+	}
 	if (pthread_mutex_init(&run.lock, NULL) != 0) {
+		tg__free(run.scope->raw);
 		tg__free(f);
 		return tg__error_usage(TG_EAGAIN, NULL,
 				       "tg_runner_run: no mutex available");
 	}
 	if (pthread_cond_init(&run.done_cv, NULL) != 0) {
 		pthread_mutex_destroy(&run.lock);
+		tg__free(run.scope->raw);
 		tg__free(f);
 		return tg__error_usage(TG_EAGAIN, NULL,
 				       "tg_runner_run: no condition variable");
 	}
 	run.done = false;
 	run.result = NULL;
-	*f = (tg__frame){ .fn = fn, .arg = arg, .run = &run,
-			  .id = tg__next_root_id(), .site = site,
+	*f = (tg__frame){ .fn = fn, .arg = arg, .group = run.scope,
+			  .run = &run, .id = tg__next_root_id(), .site = site,
 			  .home = NULL };
+	sigint = sigint_install(r, &run, &old_action);
 	tg__pool_inject(r->pool, f);
 	pthread_mutex_lock(&run.lock);
 	while (!run.done)
 		pthread_cond_wait(&run.done_cv, &run.lock);
 	pthread_mutex_unlock(&run.lock);
+	if (sigint)
+		sigint_uninstall(&old_action);
+	/* relaxed: no handler can touch the scope after the uninstall; a
+	 * SIGINT that came after the root finished may or may not count. */
+	cancel = tg_atomic_load_relaxed_u64(&run.scope->cancel);
 	pthread_cond_destroy(&run.done_cv);
 	pthread_mutex_destroy(&run.lock);
+	tg__free(run.scope->raw);
+	if (cancel & TG__CANCEL_INTERRUPT)
+		return interrupted_result(run.result);
 	return run.result;
 }
 

@@ -25,6 +25,7 @@
 #include "atomic.h"
 #include "deque.h"
 #include "park.h"
+#include "timer.h"
 
 struct tg__gcore;
 struct tg__run;
@@ -55,7 +56,21 @@ typedef struct tg__frame {
 enum {
 	TG__CANCEL_FAILED = 1u << 0,   /* a child (or the body) failed */
 	TG__CANCEL_EXPLICIT = 1u << 1, /* tg_group_cancel */
+	TG__CANCEL_DEADLINE = 1u << 2, /* its own deadline passed (timer.c) */
+	TG__CANCEL_WON = 1u << 3,      /* first-success: a child succeeded */
+	TG__CANCEL_INTERRUPT = 1u << 4 /* a run's root scope: SIGINT */
 };
+
+/* Group features that need work when a child ends (tg__gcore.hooks). */
+enum {
+	TG__HOOK_LIMIT = 1u << 0,        /* concurrency limit: free a slot */
+	TG__HOOK_FIRST_SUCCESS = 1u << 1 /* a success may win */
+};
+
+/* tg__gcore.slots: children holding a slot (low half) and, of those, the
+ * ones waiting in tg_spawn for another slot (high half). */
+#define TG__SLOT_ACTIVE UINT64_C(1)
+#define TG__SLOT_BLOCKED (UINT64_C(1) << 32)
 
 typedef struct tg__gcore {
 	/* Owner side: set by tg_group_init on the owner's thread; read by
@@ -65,6 +80,8 @@ typedef struct tg__gcore {
 	struct tg__gcore *enclosing;    /* owner's next outer open group */
 	struct tg__gcore *parent_scope; /* enclosing cancellation scope */
 	int policy;
+	unsigned hooks;  /* TG__HOOK_* */
+	uint32_t limit;  /* concurrency limit; 0 = none */
 	const char *name;
 	/* Owner thread only: spawns made and completions seen on it. */
 	uint64_t spawned_local;
@@ -72,6 +89,16 @@ typedef struct tg__gcore {
 	struct tg__gcore *next_free; /* worker's cache */
 	struct tg__gcore *all_next;  /* every core of the worker */
 	void *raw; /* allocation base (the struct is cache-line aligned) */
+	/* Deadline (timer.c): deadline and heap_pos under the timer's lock;
+	 * deadline_used is the owner's note that the join must take the core
+	 * off the timer. */
+	int64_t deadline; /* TG_DEADLINE_NONE at rest */
+	size_t heap_pos;  /* SIZE_MAX when not in the heap */
+	bool deadline_used;
+	/* First-success: the winner's arg, written once by the child that
+	 * won the CAS on `won`, read by the joiner after every child is
+	 * counted done. */
+	void *winner_arg;
 
 	/* Shared, read-mostly: read at every spawn and checkpoint, written
 	 * only when the group is cancelled. */
@@ -85,6 +112,8 @@ typedef struct tg__gcore {
 	_Alignas(64) TG_ATOMIC(uint64_t) spawned_remote;
 	TG_ATOMIC(uint64_t) done_remote;
 	TG_ATOMIC(void *) failed; /* stack of failed frames (Treiber) */
+	TG_ATOMIC(uint64_t) slots; /* concurrency limit: TG__SLOT_* */
+	TG_ATOMIC(uint32_t) won;   /* first-success: 1 once a child won */
 } tg__gcore;
 
 /* ------------------------------------------------------------------ */
@@ -172,6 +201,7 @@ typedef struct tg__pool {
 	_Alignas(64) TG_ATOMIC(uint64_t) cancel_epoch;
 	_Alignas(64) tg__park park;
 	_Alignas(64) TG_ATOMIC(uint32_t) stop;
+	tg__timer timer; /* deadlines (timer.c) */
 	/* Root tasks from threads that are not workers. */
 	pthread_mutex_t inject_lock;
 	tg__frame *inject_head, *inject_tail; /* under inject_lock */

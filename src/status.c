@@ -14,7 +14,8 @@
 	XX(TG_EDEADLK, "call would wait for itself")                         \
 	XX(TG_ESTATE, "invalid state for this call")                         \
 	XX(TG_EAGAIN, "resource temporarily unavailable")                    \
-	XX(TG_ENOTOWNER, "caller does not own the task group")
+	XX(TG_ENOTOWNER, "caller does not own the task group")               \
+	XX(TG_ENOENT, "no such result")
 
 const char *
 tg_strerror(int status)

@@ -69,8 +69,10 @@ tg__frame_alloc_slow(tg__worker *w)
 		return f;
 	}
 	f = tg__malloc(sizeof(*f));
-	if (f != NULL)
+	if (f != NULL) {
 		f->home = w;
+		f->run = NULL; /* a spawned frame, never a root, for life */
+	}
 	return f;
 }
 
@@ -135,16 +137,42 @@ record_failure(tg__pool *pool, tg__gcore *gc, tg__frame *f, tg_error *err)
 		tg__scope_cancel(pool, gc, TG__CANCEL_FAILED);
 }
 
-/* The end of a task (or of a child skipped as cancelled) in the cases
- * that need more than a local count: a root, a failure, or a completion on
- * a worker other than the group owner's.  After the count the group may be
- * joined and recycled at once: touch nothing of it afterwards. */
+/* First-success: f succeeded (ran == true) and may be the winner. */
 static void
-finish_frame(tg__worker *w, tg__frame *f, tg_error *err)
+try_win(tg__pool *pool, tg__gcore *gc, tg__frame *f)
+{
+	/* seq_cst CAS: exactly one child wins.  Its plain store of the arg is
+	 * published to the joiner by this child's done count (seq_cst RMW, or
+	 * the owner's own thread). */
+	if (tg_atomic_cas_seqcst_u32(&gc->won, 0, 1)) {
+		gc->winner_arg = f->arg;
+		tg__scope_cancel(pool, gc, TG__CANCEL_WON);
+	}
+}
+
+/* A child of a limited group ended: its slot frees.  Waiting spawners
+ * may be parked on any worker, so wake them. */
+static void
+release_slot(tg__pool *pool, tg__gcore *gc)
+{
+	/* seq_cst RMW: the condition a parked spawner re-checks (park.h);
+	 * ordered before the sleeper check in tg__park_wake. */
+	tg_atomic_faa_seqcst_u64(&gc->slots, (uint64_t)-1);
+	tg__park_wake(&pool->park);
+}
+
+/* The end of a task (or of a child skipped as cancelled) in the cases
+ * that need more than a local count: a root, a failure, a group with
+ * hooks, or a completion on a worker other than the group owner's.
+ * ran: the body ran (false: skipped as cancelled).  After the count the
+ * group may be joined and recycled at once: touch nothing of it
+ * afterwards. */
+static void
+finish_frame(tg__worker *w, tg__frame *f, tg_error *err, bool ran)
 {
 	tg__gcore *gc = f->group;
 
-	if (gc == NULL) {
+	if (f->run != NULL) {
 		/* A root: its run is waiting. */
 		tg__run_complete(f->run, err);
 		tg__frame_free(w, f);
@@ -157,6 +185,12 @@ finish_frame(tg__worker *w, tg__frame *f, tg_error *err)
 	}
 	if (err != NULL)
 		record_failure(w->pool, gc, f, err);
+	if (gc->hooks != 0) {
+		if ((gc->hooks & TG__HOOK_FIRST_SUCCESS) && ran && err == NULL)
+			try_win(w->pool, gc, f);
+		if (gc->hooks & TG__HOOK_LIMIT)
+			release_slot(w->pool, gc);
+	}
 	if (gc->owner_worker == w) {
 		gc->done_local++;
 	} else {
@@ -178,9 +212,9 @@ tg__run_frame(tg__worker *w, tg__frame *f)
 	tg__frame *saved = w->current;
 	tg_error *err;
 
-	if (gc != NULL && tg__scope_cancelled(w->pool, gc)) {
+	if (tg__scope_cancelled(w->pool, gc)) {
 		/* Skipped: cancelled before it started; never runs. */
-		finish_frame(w, f, NULL);
+		finish_frame(w, f, NULL, false);
 		return;
 	}
 	f->open = NULL;
@@ -189,13 +223,13 @@ tg__run_frame(tg__worker *w, tg__frame *f)
 	if (f->open != NULL)
 		err = tg__join_abandoned(w, f, err);
 	w->current = saved;
-	if (err == NULL && gc != NULL && gc->owner_worker == w) {
+	if (err == NULL && gc->owner_worker == w && gc->hooks == 0) {
 		/* The common case: a success counted on the owner's thread. */
 		gc->done_local++;
 		tg__frame_free(w, f);
 		return;
 	}
-	finish_frame(w, f, err);
+	finish_frame(w, f, err, true);
 }
 
 static tg__frame *

@@ -79,7 +79,9 @@ enum tg_status {
 	 * created, or a try-spawn would exceed a limit. */
 	TG_EAGAIN = -9,
 	/* Only the task that opened the group may join it. */
-	TG_ENOTOWNER = -10
+	TG_ENOTOWNER = -10,
+	/* Nothing to return: no child of a first-success group succeeded. */
+	TG_ENOENT = -11
 };
 
 /* A short English description of a status code ("bad argument").  Never

@@ -49,17 +49,31 @@ enum tg_policy {
 	TG_POLICY_FAIL_FAST = 0,
 	/* Nothing is cancelled by a failure; every child runs and every error
 	 * is kept (gather(return_exceptions=True), a supervisor). */
-	TG_POLICY_COLLECT_ALL = 1
+	TG_POLICY_COLLECT_ALL = 1,
+	/* The first child that succeeds cancels the rest (happy eyeballs);
+	 * failures cancel nothing.  Join reports children's errors only if
+	 * no child succeeded (fatal errors and the body's error always);
+	 * tg_group_winner tells which child won. */
+	TG_POLICY_FIRST_SUCCESS = 2
 };
 
 typedef struct tg_group_options {
 	int policy;       /* enum tg_policy; 0 = fail-fast */
 	const char *name; /* for traces; NULL = none; must outlive the group */
+	/* errgroup's SetLimit: at most `limit` children of this group
+	 * unfinished at once (queued or running); 0 = no limit.  tg_spawn
+	 * over the limit runs other work on the calling thread until a slot
+	 * frees; tg_try_spawn returns TG_EAGAIN instead. */
+	int limit;
 } tg_group_options;
+
+/* Largest concurrency limit accepted. */
+#define TG_GROUP_LIMIT_MAX 0x7fffffff
 
 /*
  * Opens a group owned by the calling task.  opts may be NULL (defaults).
- * Errors: TG_EINVAL (g NULL, or an unknown policy), TG_ENOTASK (the caller
+ * Errors: TG_EINVAL (g NULL, an unknown policy, a negative limit),
+ * TG_ENOTASK (the caller
  * is not running a task: groups need a pool, use tg_run), TG_ENOMEM.
  * If the enclosing scope is already cancelled the group starts cancelled.
  * Thread-safety: g belongs to the calling task until joined.
@@ -72,7 +86,10 @@ TG_API int tg_group_init(tg_group *g, const tg_group_options *opts);
  * never dropped.  Any error means fn never runs and arg stays the
  * caller's.  Errors: TG_EINVAL (g or fn NULL, g never initialised),
  * TG_EFINISHED (g already joined), TG_ESHUTTINGDOWN (g is aborting or
- * cancelled), TG_ENOTASK (caller runs no task), TG_ENOMEM.
+ * cancelled), TG_ENOTASK (caller runs no task), TG_ENOMEM, TG_EDEADLK
+ * (g has a concurrency limit, the caller is one of g's children and every
+ * slot is held by a child that is itself waiting in tg_spawn on g: no slot
+ * could ever free).
  * Thread-safety: callable from the owning task and from any task running
  * inside g (children may spawn siblings into it, also while the owner
  * waits in tg_group_join); from elsewhere only while the caller knows g
@@ -97,6 +114,15 @@ TG_API int tg_spawn_named_at(tg_group *g, tg_task_fn fn, void *arg,
 TG_API int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg);
 
 /*
+ * errgroup's TryGo: tg_spawn that never waits for a concurrency slot.
+ * Returns TG_EAGAIN, and fn never runs, when g is at its limit; otherwise
+ * exactly as tg_spawn_at.
+ */
+TG_API int tg_try_spawn_at(tg_group *g, tg_task_fn fn, void *arg,
+			   const tg_site *site);
+#define tg_try_spawn(g, fn, arg) tg_try_spawn_at((g), (fn), (arg), TG_SITE())
+
+/*
  * Waits for every child (and their children), then returns NULL or the
  * group's error (new reference; see the header comment).  body_err is the
  * body's own error, consumed; NULL for none; a non-cancellation body error
@@ -104,7 +130,14 @@ TG_API int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg);
  * `async with` does.  Cancellation results:
  *   - cancelled by tg_group_cancel only: NULL (unless children failed);
  *   - cancelled because an enclosing scope was cancelled, with no real
- *     errors: a CancelledError, so the cancellation travels up.
+ *     errors: a CancelledError, so the cancellation travels up (an outer
+ *     cancellation is never turned into a timeout);
+ *   - else, if g's own deadline expired: a TimeoutError;
+ *   - real errors always win over cancellation and timeout.
+ * Fatal errors (tg_Interrupt and other FATAL types): the group still
+ * cancels and waits for everything; the result is then the first fatal
+ * error (depth first, spawn order) as the root, with every other error of
+ * the group attached as its context (tg_error_context).
  * Misuse returns a RuntimeError whose tg_error_code is the status, and
  * consumes body_err into it as a child: TG_EINVAL (g NULL or never
  * initialised), TG_EFINISHED (joined already), TG_ENOTOWNER (caller is not
@@ -127,6 +160,56 @@ TG_API tg_error *tg_group_join(tg_group *g, tg_error *body_err);
  * thread while g is open.
  */
 TG_API int tg_group_cancel(tg_group *g);
+
+/* ------------------------------------------------------------------ */
+/* Deadlines (asyncio.timeout / timeout_at)                             */
+
+/* No deadline. */
+#define TG_DEADLINE_NONE INT64_MAX
+
+/* The monotonic clock deadlines use (CLOCK_MONOTONIC), in nanoseconds.
+ * Thread-safe. */
+TG_API int64_t tg_now_ns(void);
+
+/*
+ * Sets, moves or (with TG_DEADLINE_NONE) removes g's deadline, an absolute
+ * tg_now_ns() time.  When it passes, g is cancelled as by
+ * tg_group_cancel, and its join reports a TimeoutError (unless real errors
+ * or an outer cancellation take precedence; see tg_group_join).  A
+ * deadline already past cancels g at once.  Only g's own deadline becomes
+ * a TimeoutError: a nested group cancelled by its parent's expiry reports
+ * a CancelledError, which the parent's join then turns into its timeout.
+ * Errors: TG_EINVAL (g NULL or never initialised, deadline_ns < 0),
+ * TG_EFINISHED (joined), TG_ENOTOWNER (caller is not the task that opened
+ * g), TG_ESTATE (g's deadline already expired: a timeout that fired cannot
+ * be rescheduled, as in asyncio), TG_ENOMEM, TG_EAGAIN (the pool's timer
+ * thread could not be started).
+ * Thread-safety: the owning task only.
+ */
+TG_API int tg_group_set_deadline(tg_group *g, int64_t deadline_ns);
+
+/* tg_group_set_deadline(g, tg_now_ns() + timeout_ns).  Errors as that,
+ * plus TG_EINVAL for timeout_ns < 0 or a sum that overflows int64_t. */
+TG_API int tg_group_set_timeout(tg_group *g, int64_t timeout_ns);
+
+/* g's deadline, TG_DEADLINE_NONE when none (also for an invalid or joined
+ * handle).  The owning task only. */
+TG_API int64_t tg_group_deadline(const tg_group *g);
+
+/* True once g's own deadline has expired (Timeout.expired()); stays
+ * readable after join.  false for NULL or never-initialised handles.
+ * The owning task only. */
+TG_API bool tg_group_expired(const tg_group *g);
+
+/*
+ * First-success groups: after join, the arg of the child that succeeded
+ * first (give each child its own argument block and have it write its
+ * result there, as with pthread_create).  Returns TG_OK and sets *arg_out,
+ * or TG_EINVAL (g or arg_out NULL, or never initialised), TG_ESTATE (not
+ * joined yet, or g is not TG_POLICY_FIRST_SUCCESS), TG_ENOENT (no child
+ * succeeded).  Thread-safety: the owning task.
+ */
+TG_API int tg_group_winner(const tg_group *g, void **arg_out);
 
 #ifdef __cplusplus
 }

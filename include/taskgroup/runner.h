@@ -32,6 +32,17 @@ typedef struct tg_runner_config {
 	/* Pin worker i to the i-th CPU of the process's affinity mask
 	 * (modulo its size).  Linux only; elsewhere ignored. */
 	bool pin_threads;
+	/* asyncio.Runner's Ctrl-C handling, opt-in.  During tg_runner_run on
+	 * the process's main thread, and only if SIGINT has its default
+	 * action then: the first SIGINT cancels the run's root scope (every
+	 * group of the run) and wakes parked workers; the run then returns a
+	 * tg_Interrupt error with whatever had failed attached as its
+	 * context.  A second SIGINT restores the default action and re-raises
+	 * it (the process ends, as Python's second Ctrl-C does).  The previous
+	 * action is restored when the run returns.  Elsewhere (another
+	 * thread, a handler already installed, runs started from tasks) this
+	 * flag does nothing. */
+	bool handle_sigint;
 } tg_runner_config;
 
 /* Upper bound on threads (config or TG_THREADS). */

@@ -1,0 +1,41 @@
+/*
+ * timer.h - group deadlines: one timer thread per pool, started on the
+ * first deadline, that cancels a group when its deadline passes.  Internal.
+ */
+#ifndef TG_TIMER_H
+#define TG_TIMER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tg__pool;
+struct tg__gcore;
+
+typedef struct tg__timer {
+	pthread_mutex_t lock;
+	pthread_cond_t cv; /* on CLOCK_MONOTONIC where available */
+	/* Under lock: */
+	bool started, stop;
+	pthread_t thread;
+	struct tg__gcore **heap; /* min-heap on deadline */
+	size_t n, cap;
+} tg__timer;
+
+/* Initialises t (no thread yet).  TG_OK or TG_EAGAIN. */
+int tg__timer_init(tg__timer *t);
+/* Stops the thread, if started, and frees t's resources.  Every deadline
+ * must have been removed (every group joined). */
+void tg__timer_destroy(tg__timer *t);
+
+/* Sets gc's deadline (TG_DEADLINE_NONE removes it); a deadline not in the
+ * future cancels gc at once.  The owning task only.  Returns TG_OK,
+ * TG_ESTATE (gc's deadline already expired), TG_ENOMEM, TG_EAGAIN. */
+int tg__timer_set(struct tg__pool *pool, struct tg__gcore *gc,
+		  int64_t deadline);
+/* Takes gc off the timer, so the core can be recycled.  Called by the
+ * join when gc ever had a deadline. */
+void tg__timer_remove(struct tg__pool *pool, struct tg__gcore *gc);
+
+#endif /* TG_TIMER_H */
