@@ -245,6 +245,13 @@ slot_wait(tg__worker *w, tg__gcore *gc)
 		uint64_t s = tg_atomic_load_seqcst_u64(&gc->slots);
 		tg__frame *f;
 
+		/* First: a group cancelled while we waited refuses spawns,
+		 * even if a slot has just freed (the work we ran meanwhile may
+		 * be what cancelled it). */
+		if (tg__scope_cancelled(w->pool, gc)) {
+			rc = TG_ESHUTTINGDOWN;
+			break;
+		}
 		if ((uint32_t)s < gc->limit) {
 			/* Take the slot and stop counting as blocked in one
 			 * step, so the snapshot below never sees a stale
@@ -253,10 +260,6 @@ slot_wait(tg__worker *w, tg__gcore *gc)
 						     s + TG__SLOT_ACTIVE - blocked))
 				return TG_OK;
 			continue;
-		}
-		if (tg__scope_cancelled(w->pool, gc)) {
-			rc = TG_ESHUTTINGDOWN;
-			break;
 		}
 		if (holder && (s >> 32) >= (uint32_t)s) {
 			/* Every holder waits for another: none will finish. */
