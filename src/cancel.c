@@ -55,6 +55,7 @@ void
 tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason)
 {
 	uint64_t old;
+	int i;
 
 	do {
 		/* relaxed: the CAS re-validates. */
@@ -66,24 +67,41 @@ tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason)
 	/* seq_cst RMW: publishes the bits to every checkpoint that loads the
 	 * new epoch (acquire in tg__scope_cancelled / tg_cancelled). */
 	tg_atomic_faa_seqcst_u64(&pool->cancel_epoch, 1);
+	/* Push the news down to every worker: its running task's next
+	 * checkpoint takes the slow path.  release: pairs with the exchange
+	 * in tg_cancelled, which then sees the new epoch. */
+	for (i = 0; i < pool->nworkers; i++)
+		tg_atomic_store_release_u32(&pool->workers[i]->attention, 1);
 }
 
-bool
-tg_cancelled(void)
+/* The out-of-line checkpoint: reached when the worker's attention word
+ * is set (or called as (tg_cancelled)()). */
+bool(tg_cancelled)(void)
 {
 	tg__worker *w = tg__self();
 	tg__gcore *scope;
+	bool cancelled;
 
 	if (w == NULL)
 		return false;
 	scope = tg__current_scope(w);
 	if (scope == NULL)
 		return false;
+	/* Clear first, then look: a cancellation or request that lands
+	 * after the exchange sets the word again.  acq_rel exchange: pairs
+	 * with the release stores in tg__scope_cancel and find_work, so the
+	 * epoch and the request they follow are visible below. */
+	tg_atomic_xchg_acqrel_u32(&w->attention, 0);
 	/* A checkpoint is also a scheduling point: share queued work with a
 	 * thief that asked (deque.h, "Sharing"). */
 	if (tg__deque_wanted(&w->dq))
 		tg__share_work(w);
-	return tg__scope_cancelled(w->pool, scope);
+	cancelled = tg__scope_cancelled(w->pool, scope);
+	/* Level-triggered: a cancelled scope keeps its checkpoints on this
+	 * path (relaxed: only this thread reads it to decide). */
+	if (cancelled)
+		tg_atomic_store_relaxed_u32(&w->attention, 1);
+	return cancelled;
 }
 
 tg_error *

@@ -10,6 +10,8 @@
 #include "taskgroup/common.h"
 
 #include "alloc.h"
+#include "taskgroup/cancel.h"
+
 #include "scheduler.h"
 
 /* Initial deque capacity (grows on demand). */
@@ -22,13 +24,22 @@
 _Thread_local tg__worker *tg__tls_self
 	__attribute__((tls_model("initial-exec")));
 
+/* What tg__tls_attention points at on threads that are not workers: never
+ * set, so the inline checkpoint says "not cancelled" there at once. */
+static const uint32_t no_attention;
+
+_Thread_local const uint32_t *tg__tls_attention
+	__attribute__((tls_model("initial-exec"))) = &no_attention;
+
 static void *
 worker_thread(void *arg)
 {
 	tg__worker *w = arg;
 
 	tg__tls_self = w;
+	tg__tls_attention = &w->attention;
 	tg__worker_loop(w);
+	tg__tls_attention = &no_attention;
 	tg__tls_self = NULL;
 	return NULL;
 }

@@ -135,6 +135,11 @@ typedef struct tg__worker {
 	/* Frames of ours freed by other workers (stolen tasks): a lock-free
 	 * stack they push on, which we take whole when our cache is empty. */
 	_Alignas(64) TG_ATOMIC(void *) returned_frames;
+	/* Non-zero: the running task's next checkpoint must look (cancel.c):
+	 * set by every cancellation in the pool, by a thief asking for work,
+	 * and when a task resumes after running one from another scope.
+	 * tg__tls_attention points here on this worker's thread. */
+	TG_ATOMIC(uint32_t) attention;
 	/* Caches (owner only). */
 	_Alignas(64) tg__frame *free_frames;
 	uint32_t free_frame_count;

@@ -171,6 +171,8 @@ static void
 finish_frame(tg__worker *w, tg__frame *f, tg_error *err, bool ran)
 {
 	tg__gcore *gc = f->group;
+	/* A success, not a cancellation (which is dropped below). */
+	bool succeeded = ran && err == NULL;
 
 	if (f->run != NULL) {
 		/* A root: its run is waiting. */
@@ -186,7 +188,7 @@ finish_frame(tg__worker *w, tg__frame *f, tg_error *err, bool ran)
 	if (err != NULL)
 		record_failure(w->pool, gc, f, err);
 	if (gc->hooks != 0) {
-		if ((gc->hooks & TG__HOOK_FIRST_SUCCESS) && ran && err == NULL)
+		if ((gc->hooks & TG__HOOK_FIRST_SUCCESS) && succeeded)
 			try_win(w->pool, gc, f);
 		if (gc->hooks & TG__HOOK_LIMIT)
 			release_slot(w->pool, gc);
@@ -223,6 +225,14 @@ tg__run_frame(tg__worker *w, tg__frame *f)
 	if (f->open != NULL)
 		err = tg__join_abandoned(w, f, err);
 	w->current = saved;
+	/* A checkpoint of f may have cleared the attention word after
+	 * finding f's scope not cancelled.  That verdict holds for the
+	 * resumed task only if its scope is f's group (or encloses it, which
+	 * a not-cancelled gc implies); otherwise make its next checkpoint
+	 * look (relaxed: only this thread's own later loads depend on it). */
+	if (saved != NULL &&
+	    gc != (saved->open != NULL ? saved->open : saved->group))
+		tg_atomic_store_relaxed_u32(&w->attention, 1);
 	if (err == NULL && gc->owner_worker == w && gc->hooks == 0) {
 		/* The common case: a success counted on the owner's thread. */
 		gc->done_local++;
@@ -308,6 +318,9 @@ tg__find_work(tg__worker *w, bool take_roots)
 			/* Nothing public: ask for a share instead (its private
 			 * items are invisible from here). */
 			tg__deque_request(&victim->dq);
+			/* release: a checkpoint of the victim's task that sees
+			 * this also sees the request (cancel.c). */
+			tg_atomic_store_release_u32(&victim->attention, 1);
 			continue;
 		}
 		f = steal_from(w, victim);

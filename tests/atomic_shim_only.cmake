@@ -1,5 +1,6 @@
 # test_atomic_shim_only: fails if any file under src/ or include/ other
-# than src/atomic.h mentions ck_pr_ or __atomic_ (code or comment).  Every
+# than src/atomic.h (and the inline checkpoint in include/taskgroup/cancel.h)
+# mentions ck_pr_ or __atomic_ (code or comment).  Every
 # atomic access goes through the shim, whose names carry the memory order
 # and which maps to __atomic builtins in the TSan build.
 #
@@ -11,7 +12,9 @@ if(NOT TG_SOURCE_DIR)
   message(FATAL_ERROR "set -DTG_SOURCE_DIR=<source tree>")
 endif()
 
-set(allowed "src/atomic.h")
+# include/taskgroup/cancel.h: the inline checkpoint's one relaxed load
+# (a public header cannot include the shim; docs/design.md explains).
+set(allowed "src/atomic.h" "include/taskgroup/cancel.h")
 file(GLOB_RECURSE files LIST_DIRECTORIES false RELATIVE ${TG_SOURCE_DIR}
      ${TG_SOURCE_DIR}/src/* ${TG_SOURCE_DIR}/include/*)
 list(SORT files)
