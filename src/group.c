@@ -143,9 +143,9 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	int policy = opts != NULL ? opts->policy : TG_POLICY_FAIL_FAST;
 	int limit = opts != NULL ? opts->limit : 0;
 
+	/* One unsigned compare covers negative and unknown policies. */
 	if (g == NULL || limit < 0 ||
-	    (policy != TG_POLICY_FAIL_FAST && policy != TG_POLICY_COLLECT_ALL &&
-	     policy != TG_POLICY_FIRST_SUCCESS))
+	    (unsigned)policy > (unsigned)TG_POLICY_FIRST_SUCCESS)
 		return TG_EINVAL;
 	if (w == NULL || w->current == NULL)
 		return TG_ENOTASK;
@@ -156,12 +156,20 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	gc->owner = w->current;
 	gc->enclosing = w->current->open;
 	gc->parent_scope = tg__current_scope(w);
-	gc->policy = policy;
-	gc->limit = (uint32_t)limit;
-	gc->hooks = (limit != 0 ? TG__HOOK_LIMIT : 0) |
-		    (policy == TG_POLICY_FIRST_SUCCESS ? TG__HOOK_FIRST_SUCCESS
-						       : 0);
-	gc->name = opts != NULL ? opts->name : NULL;
+	if (opts == NULL) { /* the common case: the defaults */
+		gc->policy = TG_POLICY_FAIL_FAST;
+		gc->limit = 0;
+		gc->hooks = 0;
+		gc->name = NULL;
+	} else {
+		gc->policy = policy;
+		gc->limit = (uint32_t)limit;
+		gc->hooks = (limit != 0 ? TG__HOOK_LIMIT : 0) |
+			    (policy == TG_POLICY_FIRST_SUCCESS
+				     ? TG__HOOK_FIRST_SUCCESS
+				     : 0);
+		gc->name = opts->name;
+	}
 	gc->spawned_local = 0;
 	gc->done_local = 0;
 	/* Seed the memo: a new scope is cancelled exactly when its enclosing
@@ -180,7 +188,6 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	h->core = gc;
 	/* relaxed: same publication as the core. */
 	tg_atomic_store_relaxed_u64(&h->state, HANDLE_OPEN);
-	h->winner_arg = NULL;
 	return TG_OK;
 }
 
@@ -609,7 +616,7 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err, join_facts *facts)
 	/* Off the timer before the core is read for the last time and
 	 * recycled; the lock orders the timer's last write of the bits
 	 * before the reads below (timer.c). */
-	if (gc->deadline_used)
+	if (__builtin_expect(gc->deadline_used, 0))
 		tg__timer_remove(w->pool, gc);
 
 	/* acquire: pairs with the CAS pushes in record_failure.  Every child
@@ -623,7 +630,7 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err, join_facts *facts)
 
 	facts->flags = 0;
 	facts->winner_arg = NULL;
-	if (gc->hooks != 0) {
+	if (__builtin_expect(gc->hooks != 0, 0)) {
 		/* relaxed: every child is counted done, and its count (seq_cst,
 		 * or this thread) published its CAS and winner_arg store. */
 		won = tg_atomic_load_relaxed_u32(&gc->won) != 0;
@@ -638,24 +645,28 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err, join_facts *facts)
 		/* Every child gave its slot back before it was counted. */
 		tg_atomic_store_relaxed_u64(&gc->slots, 0);
 	}
-	if (own & TG__CANCEL_DEADLINE)
-		facts->flags |= JOINED_EXPIRED;
-
 	/* Restore the at-rest state of the core (see core_alloc): only what
 	 * this group changed.  Nothing else can touch the core any more. */
 	if (failed != NULL)
 		tg_atomic_store_relaxed_ptr(&gc->failed, NULL);
-	if (own != 0)
+	name = NULL;
+	if (own != 0) {
+		if (own & TG__CANCEL_DEADLINE) {
+			facts->flags |= JOINED_EXPIRED;
+			name = gc->name; /* for the TimeoutError below */
+		}
 		tg_atomic_store_relaxed_u64(&gc->cancel, 0);
+	}
 	if ((tg_atomic_load_relaxed_u64(&gc->done_remote) |
 	     tg_atomic_load_relaxed_u64(&gc->spawned_remote)) != 0) {
 		/* relaxed: every remote writer has finished (counted). */
 		tg_atomic_store_relaxed_u64(&gc->done_remote, 0);
 		tg_atomic_store_relaxed_u64(&gc->spawned_remote, 0);
 	}
-	gc->deadline = TG_DEADLINE_NONE;
-	gc->deadline_used = false;
-	name = gc->name;
+	if (__builtin_expect(gc->deadline_used, 0)) {
+		gc->deadline = TG_DEADLINE_NONE;
+		gc->deadline_used = false;
+	}
 	core_free(w, gc);
 
 	if (won && failed != NULL)
@@ -723,7 +734,8 @@ tg_group_join(tg_group *g, tg_error *body_err)
 				       "this one is still open; join it first");
 	result = join_core(w, gc, body_err, &facts);
 	h = handle_of(g);
-	h->winner_arg = facts.winner_arg;
+	if (facts.flags & JOINED_HAS_WINNER)
+		h->winner_arg = facts.winner_arg;
 	/* relaxed: see open_core. */
 	tg_atomic_store_relaxed_u64(&h->state, HANDLE_JOINED | facts.flags);
 	return result;

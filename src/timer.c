@@ -223,6 +223,8 @@ tg__timer_set(tg__pool *pool, tg__gcore *gc, int64_t deadline)
 		rc = TG_ESTATE;
 		goto out;
 	}
+	/* The join resets the deadline and takes the core off the heap. */
+	gc->deadline_used = true;
 	if (deadline == TG_DEADLINE_NONE) {
 		heap_remove(t, gc);
 		gc->deadline = deadline;
@@ -249,7 +251,6 @@ tg__timer_set(tg__pool *pool, tg__gcore *gc, int64_t deadline)
 	/* The thread may be sleeping until a later deadline. */
 	if (t->heap[0] == gc)
 		pthread_cond_signal(&t->cv);
-	gc->deadline_used = true;
 out:
 	pthread_mutex_unlock(&t->lock);
 	return rc;
