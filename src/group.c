@@ -322,11 +322,15 @@ spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
 	f->id = tg__next_task_id(w);
 	f->name = name;
 	f->site = site;
-	if (gc->owner_worker == w) {
+	if (gc->owner == w->current) {
+		/* The owning task itself (so on the owner's thread). */
 		f->key = gc->spawned_local++;
 	} else {
-		/* relaxed: the spawner's own completion (a seq_cst RMW on its
-		 * group, program-ordered after this) publishes the count. */
+		/* Any other task, also one the owner's thread runs while it
+		 * helps: its spawns come after the owner's in the error order.
+		 * relaxed: the spawner's own completion (a seq_cst RMW on its
+		 * group, or program order on the owner's thread) publishes the
+		 * count. */
 		f->key = REMOTE_KEY_BASE +
 			 tg_atomic_faa_relaxed_u64(&gc->spawned_remote, 1);
 	}
