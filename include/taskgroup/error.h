@@ -239,7 +239,7 @@ typedef struct tg_spawn_site {
 } tg_spawn_site;
 
 /* The task that raised e: id (0 when raised outside any task), name,
- * worker index (-1 outside a pool) and the chain of spawn sites from that
+ * worker index (-1 outside a pool, and for a NULL error) and the chain of spawn sites from that
  * task up to the root (chain[0] is the raising task's own spawn site).
  * Pointers are borrowed from e. */
 typedef struct tg_error_provenance {
@@ -282,7 +282,8 @@ TG_API int tg_error_split(const tg_error *e, const tg_error_type *type,
 TG_API int tg_error_split_pred(const tg_error *e, tg_error_pred pred,
 			       void *ctx, tg_error **match, tg_error **rest);
 /* split without building rest: a new reference or NULL.  NULL also when
- * memory runs out (then *status, if given, is TG_ENOMEM; else TG_OK). */
+ * memory runs out or an argument is NULL (then *status, if given, is
+ * TG_ENOMEM or TG_EINVAL; else TG_OK). */
 TG_API tg_error *tg_error_subgroup(const tg_error *e,
 				   const tg_error_type *type, int *status);
 TG_API tg_error *tg_error_subgroup_pred(const tg_error *e, tg_error_pred pred,

@@ -139,7 +139,7 @@ TG_API int tg_try_spawn_at(tg_group *g, tg_task_fn fn, void *arg,
  * error (depth first, spawn order) as the root, with every other error of
  * the group attached as its context (tg_error_context).
  * Misuse returns a RuntimeError whose tg_error_code is the status, and
- * consumes body_err into it as a child: TG_EINVAL (g NULL or never
+ * consumes body_err into it (kept as its context): TG_EINVAL (g NULL or never
  * initialised), TG_EFINISHED (joined already), TG_ENOTOWNER (caller is not
  * the task that opened g), TG_ESTATE (a group opened inside g by the same
  * task is still open: join the innermost first).

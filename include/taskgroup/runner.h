@@ -26,8 +26,8 @@ extern "C" {
 typedef struct tg_runner tg_runner;
 
 typedef struct tg_runner_config {
-	/* Worker threads; 0 = the TG_THREADS environment variable if set
-	 * (1..1024), else the number of online CPUs. */
+	/* Worker threads; 0 = the TG_THREADS environment variable if set and
+	 * not empty (1..1024), else the number of online CPUs. */
 	int threads;
 	/* Pin worker i to the i-th CPU of the process's affinity mask
 	 * (modulo its size).  Linux only; elsewhere ignored. */
@@ -51,7 +51,8 @@ typedef struct tg_runner_config {
 /*
  * Creates a runner and starts its workers.  cfg may be NULL (defaults).
  * Errors: TG_EINVAL (out NULL, threads < 0 or > TG_MAX_THREADS, TG_THREADS
- * set but not a number in 1..TG_MAX_THREADS), TG_ENOMEM, TG_EAGAIN (a
+ * set to a non-empty value that is not a number in 1..TG_MAX_THREADS; an
+ * empty TG_THREADS counts as unset), TG_ENOMEM, TG_EAGAIN (a
  * thread could not be created; the ones started are stopped and joined).
  * *out is set only on success.  Thread-safe.
  */
