@@ -48,6 +48,8 @@ tg__scope_cancelled_slow(tg__pool *pool, tg__gcore *gc, uint64_t epoch)
 		     tg__scope_cancelled(pool, gc->parent_scope));
 	/* relaxed: a cache; any reader re-validates it against the epoch. */
 	tg_atomic_store_relaxed_u64(&gc->memo, epoch << 1 | cancelled);
+	if (cancelled)
+		tg__note_cancelled();
 	return cancelled;
 }
 
@@ -58,10 +60,14 @@ tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason)
 	int i;
 
 	do {
-		/* relaxed: the CAS re-validates. */
-		old = tg_atomic_load_relaxed_u64(&gc->cancel);
+		/* acquire: if the bit is set already, the first canceller's
+		 * CAS happens before our epoch bump, so readers of our epoch
+		 * see the bit; otherwise the CAS re-validates. */
+		old = tg_atomic_load_acquire_u64(&gc->cancel);
 		if ((old & reason) == reason)
-			return; /* idempotent: this reason was already set */
+			break; /* set already: still publish below, so that this
+				* caller's own later checkpoints see it even if
+				* the first canceller has not bumped the epoch yet */
 		/* seq_cst CAS: ordered before the epoch bump below. */
 	} while (!tg_atomic_cas_seqcst_u64(&gc->cancel, old, old | reason));
 	/* seq_cst RMW: publishes the bits to every checkpoint that loads the

@@ -261,6 +261,20 @@ tg_error *tg__join_abandoned(tg__worker *w, tg__frame *f, tg_error *err);
 TG__COLD bool tg__scope_cancelled_slow(tg__pool *pool, tg__gcore *gc,
 				       uint64_t epoch);
 
+/* This thread has seen a cancellation (through the epoch, before the
+ * canceller's store to its attention word landed): its next checkpoint
+ * must look, so that no later checkpoint says "not cancelled" (cancel.c).
+ * Harmless when the scope seen is not the running task's. */
+static inline void
+tg__note_cancelled(void)
+{
+	tg__worker *w = tg__self();
+
+	/* relaxed: only this thread's own later loads depend on it. */
+	if (w != NULL)
+		tg_atomic_store_relaxed_u32(&w->attention, 1);
+}
+
 /* Is gc, or a scope enclosing it, cancelled?  O(1) unless a group of the
  * pool was cancelled since gc's memo was written (cancel.c explains). */
 static inline bool
@@ -272,8 +286,11 @@ tg__scope_cancelled(tg__pool *pool, tg__gcore *gc)
 	/* relaxed: the memo carries its own epoch (cancel.c). */
 	uint64_t memo = tg_atomic_load_relaxed_u64(&gc->memo);
 
-	if (memo >> 1 == epoch)
+	if (memo >> 1 == epoch) {
+		if (__builtin_expect(memo & 1, 0))
+			tg__note_cancelled();
 		return memo & 1;
+	}
 	return tg__scope_cancelled_slow(pool, gc, epoch);
 }
 void tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason);
