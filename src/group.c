@@ -194,109 +194,141 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 /* ------------------------------------------------------------------ */
 /* Concurrency limit                                                    */
 
+/*
+ * A limited group never makes a spawner wait: a child spawned while every
+ * slot is taken goes on the group's pending list, and whoever frees a slot
+ * (the end of a child, in finish_frame) hands it to the oldest pending
+ * child and queues that child on its own worker.  Nothing blocks on a
+ * thread's stack, so no wait can deadlock (a blocking spawn could: a child
+ * waiting for a slot that only the task below it on the same stack holds).
+ *
+ * The race between a spawner that finds the group full and a child that
+ * frees a slot is the store->load pattern: the spawner appends, then
+ * counts pending (seq_cst) and re-reads slots (seq_cst); the releaser
+ * frees its slot (seq_cst) and re-reads pending (seq_cst).  At least one of
+ * them sees the other and launches the pending child (drain).
+ */
+
 /* Takes a slot if one is free.  false when the group is at its limit. */
 static bool
 slot_try_take(tg__gcore *gc)
 {
-	/* relaxed: the CAS re-validates. */
-	uint64_t s = tg_atomic_load_relaxed_u64(&gc->slots);
+	/* seq_cst: the re-read of the store->load pattern above. */
+	uint64_t s = tg_atomic_load_seqcst_u64(&gc->slots);
 
-	while ((uint32_t)s < gc->limit) {
-		/* seq_cst CAS: pairs with the seq_cst release in worker.c;
-		 * only a count, no data is published through it. */
-		if (tg_atomic_cas_seqcst_u64(&gc->slots, s, s + TG__SLOT_ACTIVE))
+	while (s < gc->limit) {
+		/* seq_cst CAS: only a count, no data is published through
+		 * it; seq_cst keeps it in the pattern above. */
+		if (tg_atomic_cas_seqcst_u64(&gc->slots, s, s + 1))
 			return true;
-		s = tg_atomic_load_relaxed_u64(&gc->slots);
+		s = tg_atomic_load_seqcst_u64(&gc->slots);
 	}
 	return false;
 }
 
 static void
-slot_give_back(tg__pool *pool, tg__gcore *gc)
+pending_lock(tg__gcore *gc)
 {
-	/* seq_cst RMW then wake: the park.h protocol, as in worker.c. */
-	tg_atomic_faa_seqcst_u64(&gc->slots, (uint64_t)-1);
-	tg__park_wake(&pool->park);
+	/* seq_cst CAS (acquire side): takes the lock; pairs with the
+	 * release store in pending_unlock. */
+	while (!tg_atomic_cas_seqcst_u32(&gc->pending_lock, 0, 1))
+		tg_atomic_pause();
 }
 
-static bool
-slots_full(void *arg)
+static void
+pending_unlock(tg__gcore *gc)
 {
-	tg__gcore *gc = arg;
-
-	/* seq_cst: the parking re-check (park.h); pairs with the seq_cst
-	 * release of a slot before its wake. */
-	return (uint32_t)tg_atomic_load_seqcst_u64(&gc->slots) >= gc->limit;
+	/* release: the list changes happen before the next holder's. */
+	tg_atomic_store_release_u32(&gc->pending_lock, 0);
 }
 
-/*
- * Waits for a slot of gc, running other work meanwhile (errgroup's Go
- * blocks; a worker thread must not).  A caller that is itself a child of
- * gc holds a slot while it waits and counts itself "blocked": when every
- * slot holder is blocked, no slot can ever free, and it gets TG_EDEADLK
- * instead of hanging.  TG_ESHUTTINGDOWN if gc is cancelled meanwhile.
- */
-static TG__COLD int
-slot_wait(tg__worker *w, tg__gcore *gc)
+/* The oldest pending child, or NULL. */
+static tg__frame *
+pending_pop(tg__gcore *gc)
 {
-	bool holder = w->current->group == gc;
-	uint64_t blocked = holder ? TG__SLOT_BLOCKED : 0;
-	unsigned polls = 0;
-	int rc;
+	tg__frame *f;
 
-	if (holder)
-		tg_atomic_faa_seqcst_u64(&gc->slots, TG__SLOT_BLOCKED);
-	for (;;) {
-		/* seq_cst: one snapshot of both halves (see the check
-		 * below), and the park re-check's partner. */
-		uint64_t s = tg_atomic_load_seqcst_u64(&gc->slots);
-		tg__frame *f;
-
-		/* First: a group cancelled while we waited refuses spawns,
-		 * even if a slot has just freed (the work we ran meanwhile may
-		 * be what cancelled it). */
-		if (tg__scope_cancelled(w->pool, gc)) {
-			rc = TG_ESHUTTINGDOWN;
-			break;
-		}
-		if ((uint32_t)s < gc->limit) {
-			/* Take the slot and stop counting as blocked in one
-			 * step, so the snapshot below never sees a stale
-			 * blocked count.  seq_cst CAS: as slot_try_take. */
-			if (tg_atomic_cas_seqcst_u64(&gc->slots, s,
-						     s + TG__SLOT_ACTIVE - blocked))
-				return TG_OK;
-			continue;
-		}
-		if (holder && (s >> 32) >= (uint32_t)s) {
-			/* Every holder waits for another: none will finish. */
-			rc = TG_EDEADLK;
-			break;
-		}
-		f = tg__find_work(w, false);
-		if (f != NULL) {
-			tg__run_frame(w, f);
-			polls = 0;
-			continue;
-		}
-		tg__idle(w, &polls, false, slots_full, gc);
+	pending_lock(gc);
+	f = gc->pending_head;
+	if (f != NULL) {
+		gc->pending_head = f->next;
+		if (gc->pending_head == NULL)
+			gc->pending_tail = NULL;
+		/* seq_cst RMW: see the theory above. */
+		tg_atomic_faa_seqcst_u64(&gc->pending_count, (uint64_t)-1);
 	}
-	if (holder)
-		tg_atomic_faa_seqcst_u64(&gc->slots, (uint64_t)0 - TG__SLOT_BLOCKED);
-	return rc;
+	pending_unlock(gc);
+	return f;
+}
+
+/* Queues f to run: on w's deque, or at once when the deque is full. */
+static void
+launch(tg__worker *w, tg__frame *f)
+{
+	if (!tg__deque_push(&w->dq, f)) {
+		tg__run_frame(w, f);
+		return;
+	}
+	if (tg__deque_wanted(&w->dq))
+		tg__share_work(w);
+}
+
+/* Starts pending children while slots are free. */
+static void
+drain(tg__worker *w, tg__gcore *gc)
+{
+	/* seq_cst: see the theory above. */
+	while (tg_atomic_load_seqcst_u64(&gc->pending_count) != 0 &&
+	       slot_try_take(gc)) {
+		tg__frame *f = pending_pop(gc);
+
+		if (f == NULL) {
+			/* Another drainer took it: give the slot back. */
+			/* seq_cst RMW: see the theory above. */
+			tg_atomic_faa_seqcst_u64(&gc->slots, (uint64_t)-1);
+			continue;
+		}
+		launch(w, f);
+	}
+}
+
+/* f waits for a slot of gc (f is counted spawned already). */
+static void
+pending_push(tg__worker *w, tg__gcore *gc, tg__frame *f)
+{
+	f->next = NULL;
+	pending_lock(gc);
+	if (gc->pending_tail != NULL)
+		gc->pending_tail->next = f;
+	else
+		gc->pending_head = f;
+	gc->pending_tail = f;
+	/* seq_cst RMW: see the theory above. */
+	tg_atomic_faa_seqcst_u64(&gc->pending_count, 1);
+	pending_unlock(gc);
+	drain(w, gc);
+}
+
+void
+tg__limit_release(tg__worker *w, tg__gcore *gc)
+{
+	/* seq_cst RMW: see the theory above. */
+	tg_atomic_faa_seqcst_u64(&gc->slots, (uint64_t)-1);
+	drain(w, gc);
 }
 
 /* ------------------------------------------------------------------ */
 /* Spawning                                                             */
 
-/* The spawn proper, once g is known open.  wait: may wait for a slot of a
- * limited group (tg_spawn) or not (tg_try_spawn). */
+/* The spawn proper, once g is known open.  wait: over a limited group's
+ * limit, queue the child as pending (tg_spawn) or refuse (tg_try_spawn). */
 static inline __attribute__((always_inline)) int
 spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
       const tg_site *site, bool wait)
 {
 	tg__worker *w = tg__self();
 	tg__frame *f;
+	bool pending = false;
 
 	if (fn == NULL)
 		return TG_EINVAL;
@@ -305,15 +337,14 @@ spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
 	if (tg__scope_cancelled(w->pool, gc))
 		return TG_ESHUTTINGDOWN;
 	if (gc->limit != 0 && !slot_try_take(gc)) {
-		int rc = wait ? slot_wait(w, gc) : TG_EAGAIN;
-
-		if (rc != TG_OK)
-			return rc;
+		if (!wait)
+			return TG_EAGAIN;
+		pending = true;
 	}
 	f = tg__frame_alloc(w);
 	if (f == NULL) {
-		if (gc->limit != 0)
-			slot_give_back(w->pool, gc);
+		if (gc->limit != 0 && !pending)
+			tg__limit_release(w, gc);
 		return TG_ENOMEM;
 	}
 	f->fn = fn;
@@ -333,6 +364,11 @@ spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
 		 * count. */
 		f->key = REMOTE_KEY_BASE +
 			 tg_atomic_faa_relaxed_u64(&gc->spawned_remote, 1);
+	}
+	if (pending) {
+		/* The group is at its limit: f starts when a slot frees. */
+		pending_push(w, gc, f);
+		return TG_OK;
 	}
 	if (!tg__deque_push(&w->dq, f)) {
 		/* Too many queued (or no memory to grow): run it now. */

@@ -67,10 +67,7 @@ enum {
 	TG__HOOK_FIRST_SUCCESS = 1u << 1 /* a success may win */
 };
 
-/* tg__gcore.slots: children holding a slot (low half) and, of those, the
- * ones waiting in tg_spawn for another slot (high half). */
-#define TG__SLOT_ACTIVE UINT64_C(1)
-#define TG__SLOT_BLOCKED (UINT64_C(1) << 32)
+
 
 typedef struct tg__gcore {
 	/* Owner side: set by tg_group_init on the owner's thread; read by
@@ -112,7 +109,13 @@ typedef struct tg__gcore {
 	_Alignas(64) TG_ATOMIC(uint64_t) spawned_remote;
 	TG_ATOMIC(uint64_t) done_remote;
 	TG_ATOMIC(void *) failed; /* stack of failed frames (Treiber) */
-	TG_ATOMIC(uint64_t) slots; /* concurrency limit: TG__SLOT_* */
+	/* Concurrency limit (group.c): children holding a slot (queued or
+	 * running), and the spawned children waiting for one, in spawn
+	 * order, under pending_lock (a spin lock: a few pointer moves). */
+	TG_ATOMIC(uint64_t) slots;
+	TG_ATOMIC(uint64_t) pending_count;
+	TG_ATOMIC(uint32_t) pending_lock;
+	tg__frame *pending_head, *pending_tail;
 	TG_ATOMIC(uint32_t) won;   /* first-success: 1 once a child won */
 } tg__gcore;
 
@@ -253,6 +256,10 @@ uint64_t tg__next_root_id(void);
  * injected roots count as work for this worker. */
 void tg__idle(tg__worker *w, unsigned *polls, bool roots,
 	      bool (*keep_waiting)(void *), void *arg);
+
+/* group.c: a child of a limited group ended: its slot goes to the next
+ * pending child (queued on w) or back to the group. */
+void tg__limit_release(tg__worker *w, tg__gcore *gc);
 
 /* group.c: joins the groups a task left open when it returned. */
 tg_error *tg__join_abandoned(tg__worker *w, tg__frame *f, tg_error *err);

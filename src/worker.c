@@ -150,17 +150,6 @@ try_win(tg__pool *pool, tg__gcore *gc, tg__frame *f)
 	}
 }
 
-/* A child of a limited group ended: its slot frees.  Waiting spawners
- * may be parked on any worker, so wake them. */
-static void
-release_slot(tg__pool *pool, tg__gcore *gc)
-{
-	/* seq_cst RMW: the condition a parked spawner re-checks (park.h);
-	 * ordered before the sleeper check in tg__park_wake. */
-	tg_atomic_faa_seqcst_u64(&gc->slots, (uint64_t)-1);
-	tg__park_wake(&pool->park);
-}
-
 /* The end of a task (or of a child skipped as cancelled) in the cases
  * that need more than a local count: a root, a failure, a group with
  * hooks, or a completion on a worker other than the group owner's.
@@ -191,7 +180,7 @@ finish_frame(tg__worker *w, tg__frame *f, tg_error *err, bool ran)
 		if ((gc->hooks & TG__HOOK_FIRST_SUCCESS) && succeeded)
 			try_win(w->pool, gc, f);
 		if (gc->hooks & TG__HOOK_LIMIT)
-			release_slot(w->pool, gc);
+			tg__limit_release(w, gc);
 	}
 	if (gc->owner_worker == w) {
 		gc->done_local++;

@@ -1,8 +1,8 @@
 /*
  * test_policy.c - group policies and the concurrency limit: first-success
  * (winner, errors only if all fail, fatal errors kept), collect-all versus
- * fail-fast, errgroup's SetLimit (never more than N unfinished children,
- * waiting spawners help, try-spawn refuses, deadlock detected).
+ * fail-fast, errgroup's SetLimit (never more than N children running,
+ * spawns over the limit queued, try-spawn refuses).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -253,14 +253,14 @@ test_policy_limit_bounds_running_children(void **state)
 }
 
 /* Children spawn their own children into the same limited group (a
- * binary tree of 511 nodes, limit 3): waiting spawners help, a detected
- * deadlock (every slot held by a waiting spawner) is answered by doing the
- * work inline, and every node runs exactly once. */
+ * binary tree of 511 nodes, limit 3): spawns over the limit are queued,
+ * never waited for on a thread's stack, and every node runs exactly
+ * once. */
 #define TREE_NODES 511
 static struct {
 	tg_group *g;
 	uint64_t runs[TREE_NODES];
-	uint64_t deadlocks;
+	uint64_t running, max_running;
 } tree;
 
 static tg_error *
@@ -268,18 +268,17 @@ tree_node(void *arg)
 {
 	intptr_t i = (intptr_t)arg;
 	intptr_t k;
+	uint64_t now = tg_atomic_faa_seqcst_u64(&tree.running, 1) + 1;
+	uint64_t seen;
 
+	do {
+		seen = tg_atomic_load_relaxed_u64(&tree.max_running);
+	} while (now > seen &&
+		 !tg_atomic_cas_seqcst_u64(&tree.max_running, seen, now));
 	tg_atomic_faa_seqcst_u64(&tree.runs[i], 1);
-	for (k = 2 * i + 1; k <= 2 * i + 2 && k < TREE_NODES; k++) {
-		int rc = tg_spawn(tree.g, tree_node, (void *)k);
-
-		if (rc == TG_EDEADLK) {
-			tg_atomic_faa_seqcst_u64(&tree.deadlocks, 1);
-			tree_node((void *)k);
-		} else {
-			assert_int_equal(rc, TG_OK);
-		}
-	}
+	for (k = 2 * i + 1; k <= 2 * i + 2 && k < TREE_NODES; k++)
+		assert_int_equal(tg_spawn(tree.g, tree_node, (void *)k), TG_OK);
+	tg_atomic_faa_seqcst_u64(&tree.running, (uint64_t)-1);
 	return NULL;
 }
 
@@ -306,26 +305,40 @@ test_policy_limit_lets_children_spawn_siblings(void **state)
 	for (r = 0; r < 3; r++) {
 		for (i = 0; i < TREE_NODES; i++)
 			tree.runs[i] = 0;
+		tree.max_running = 0;
 		assert_null(tg_runner_run(runners[r], tree_root, NULL));
 		for (i = 0; i < TREE_NODES; i++)
 			assert_int_equal(tree.runs[i], 1);
+		assert_true(tree.max_running <= 3);
 	}
 }
 
-/* Limit 1: the only child spawns into its own group.  It holds the one
- * slot and waits for another: nobody else can free one, so tg_spawn
- * says TG_EDEADLK instead of hanging. */
+/* Limit 1: the only child spawns into its own group while it holds the
+ * one slot.  A blocking spawn would wait for itself (errgroup deadlocks
+ * here); the child is queued instead and runs once its spawner ends. */
+static uint64_t queued_ran;
+
+static tg_error *
+queued_child(void *arg)
+{
+	(void)arg;
+	tg_atomic_faa_seqcst_u64(&queued_ran, 1);
+	return NULL;
+}
+
 static tg_error *
 spawn_into_own_group(void *arg)
 {
 	tg_group *g = arg;
 
-	assert_int_equal(tg_spawn(g, limited_child, NULL), TG_EDEADLK);
+	assert_int_equal(tg_spawn(g, queued_child, NULL), TG_OK);
+	/* Still holding the slot: it cannot have started. */
+	assert_int_equal(tg_atomic_load_seqcst_u64(&queued_ran), 0);
 	return NULL;
 }
 
 static tg_error *
-self_deadlock(void *arg)
+self_spawn(void *arg)
 {
 	tg_group_options opts = { .limit = 1 };
 	tg_group g;
@@ -337,11 +350,15 @@ self_deadlock(void *arg)
 }
 
 static void
-test_policy_limit_self_deadlock_is_detected(void **state)
+test_policy_limit_spawn_into_own_full_group_is_queued(void **state)
 {
 	(void)state;
-	assert_null(tg_runner_run(runner1, self_deadlock, NULL));
-	assert_null(tg_runner_run(runner2, self_deadlock, NULL));
+	queued_ran = 0;
+	assert_null(tg_runner_run(runner1, self_spawn, NULL));
+	assert_int_equal(queued_ran, 1);
+	queued_ran = 0;
+	assert_null(tg_runner_run(runner2, self_spawn, NULL));
+	assert_int_equal(queued_ran, 1);
 }
 
 /* try-spawn: refused at the limit, fn never runs; accepted again once a
@@ -388,32 +405,35 @@ test_policy_try_spawn_refuses_at_the_limit(void **state)
 	assert_true(try_ran <= 2);
 }
 
-/* A spawner waiting for a slot gives up when the group is cancelled
- * meanwhile (here by its deadline): TG_ESHUTTINGDOWN, fn never runs. */
+/* A child queued over the limit when the group is cancelled before a
+ * slot frees is skipped: it never runs. */
 static tg_error *
 wait_then_cancelled(void *arg)
 {
 	tg_group_options opts = { .limit = 1 };
 	tg_group g;
+	tg_error *err;
 
 	(void)arg;
 	tg_group_init(&g, &opts);
 	assert_int_equal(tg_spawn(&g, try_child, NULL), TG_OK);
 	assert_int_equal(tg_group_set_timeout(&g, 5 * 1000 * 1000), TG_OK);
 	/* Full until the deadline cancels the group and try_child ends. */
-	assert_int_equal(tg_spawn(&g, try_child, NULL), TG_ESHUTTINGDOWN);
-	tg_error *err = tg_group_join(&g, NULL);
+	assert_int_equal(tg_spawn(&g, queued_child, NULL), TG_OK);
+	err = tg_group_join(&g, NULL);
 	assert_true(tg_error_is(err, &tg_TimeoutError));
 	tg_error_decref(err);
 	return NULL;
 }
 
 static void
-test_policy_limit_wait_ends_on_cancel(void **state)
+test_policy_limit_queued_child_skipped_on_cancel(void **state)
 {
 	(void)state;
+	queued_ran = 0;
 	assert_null(tg_runner_run(runner2, wait_then_cancelled, NULL));
 	assert_null(tg_runner_run(runner1, wait_then_cancelled, NULL));
+	assert_int_equal(queued_ran, 0);
 }
 
 static tg_error *
@@ -446,9 +466,9 @@ main(void)
 		cmocka_unit_test(test_policy_first_success_keeps_the_body_error),
 		cmocka_unit_test(test_policy_limit_bounds_running_children),
 		cmocka_unit_test(test_policy_limit_lets_children_spawn_siblings),
-		cmocka_unit_test(test_policy_limit_self_deadlock_is_detected),
+		cmocka_unit_test(test_policy_limit_spawn_into_own_full_group_is_queued),
 		cmocka_unit_test(test_policy_try_spawn_refuses_at_the_limit),
-		cmocka_unit_test(test_policy_limit_wait_ends_on_cancel),
+		cmocka_unit_test(test_policy_limit_queued_child_skipped_on_cancel),
 		cmocka_unit_test(test_policy_bad_options_are_refused),
 	};
 

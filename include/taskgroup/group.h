@@ -61,9 +61,11 @@ typedef struct tg_group_options {
 	int policy;       /* enum tg_policy; 0 = fail-fast */
 	const char *name; /* for traces; NULL = none; must outlive the group */
 	/* errgroup's SetLimit: at most `limit` children of this group
-	 * unfinished at once (queued or running); 0 = no limit.  tg_spawn
-	 * over the limit runs other work on the calling thread until a slot
-	 * frees; tg_try_spawn returns TG_EAGAIN instead. */
+	 * started and unfinished at once; 0 = no limit.  tg_spawn over the
+	 * limit never waits: the child is queued in the group and starts
+	 * (in spawn order) when a running child ends, so no thread blocks
+	 * and no spawn can deadlock; tg_try_spawn returns TG_EAGAIN
+	 * instead. */
 	int limit;
 } tg_group_options;
 
@@ -86,10 +88,7 @@ TG_API int tg_group_init(tg_group *g, const tg_group_options *opts);
  * never dropped.  Any error means fn never runs and arg stays the
  * caller's.  Errors: TG_EINVAL (g or fn NULL, g never initialised),
  * TG_EFINISHED (g already joined), TG_ESHUTTINGDOWN (g is aborting or
- * cancelled), TG_ENOTASK (caller runs no task), TG_ENOMEM, TG_EDEADLK
- * (g has a concurrency limit, the caller is one of g's children and every
- * slot is held by a child that is itself waiting in tg_spawn on g: no slot
- * could ever free).
+ * cancelled), TG_ENOTASK (caller runs no task), TG_ENOMEM.
  * Thread-safety: callable from the owning task and from any task running
  * inside g (children may spawn siblings into it, also while the owner
  * waits in tg_group_join); from elsewhere only while the caller knows g
@@ -114,9 +113,9 @@ TG_API int tg_spawn_named_at(tg_group *g, tg_task_fn fn, void *arg,
 TG_API int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg);
 
 /*
- * errgroup's TryGo: tg_spawn that never waits for a concurrency slot.
- * Returns TG_EAGAIN, and fn never runs, when g is at its limit; otherwise
- * exactly as tg_spawn_at.
+ * errgroup's TryGo: tg_spawn that does not queue over the concurrency
+ * limit.  Returns TG_EAGAIN, and fn never runs, when g is at its limit;
+ * otherwise exactly as tg_spawn_at.
  */
 TG_API int tg_try_spawn_at(tg_group *g, tg_task_fn fn, void *arg,
 			   const tg_site *site);
