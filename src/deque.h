@@ -169,6 +169,26 @@ tg__deque_take(tg__deque *d)
 	return tg__deque_take_public(d);
 }
 
+/* Owner only: reverses the private items at indices >= from, so that
+ * tg__deque_take returns them oldest first.  Private slots are invisible
+ * to thieves until tg__deque_share publishes them, so plain swaps do. */
+static inline void
+tg__deque_reverse_private(tg__deque *d, int64_t from)
+{
+	int64_t lo = from > d->split_owner ? from : d->split_owner;
+	int64_t hi = d->bottom - 1;
+	tg__deque_buf *buf = d->buf_owner;
+
+	for (; lo < hi; lo++, hi--) {
+		/* relaxed: private slots, written by the owner itself. */
+		void *a = tg_atomic_load_relaxed_ptr(&buf->slot[lo & buf->mask]);
+		void *b = tg_atomic_load_relaxed_ptr(&buf->slot[hi & buf->mask]);
+
+		tg_atomic_store_relaxed_ptr(&buf->slot[lo & buf->mask], b);
+		tg_atomic_store_relaxed_ptr(&buf->slot[hi & buf->mask], a);
+	}
+}
+
 /* Any thread.  On TG__STEAL_OK *item is the oldest public item.  On
  * TG__STEAL_EMPTY the thief has asked the owner to share. */
 static inline enum tg__steal

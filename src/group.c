@@ -172,6 +172,7 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	}
 	gc->spawned_local = 0;
 	gc->done_local = 0;
+	gc->dq_mark = w->dq.bottom;
 	/* Seed the memo: a new scope is cancelled exactly when its enclosing
 	 * scope is.  The epoch is read first, so the memo can only be older
 	 * than the answer, never newer. */
@@ -629,6 +630,10 @@ typedef struct join_facts {
 	void *winner_arg;
 } join_facts;
 
+/* A join that finds at least this many of its children still queued on
+ * its own worker runs them oldest first. */
+#define BATCH_FIFO_MIN 64
+
 /* The join proper, on a validated core owned by the current task. */
 static inline __attribute__((always_inline)) tg_error *
 join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err, join_facts *facts)
@@ -652,6 +657,12 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err, join_facts *facts)
 			tg__scope_cancel(w->pool, gc, TG__CANCEL_FAILED);
 		}
 	}
+	/* Batches run oldest first: a large flat batch still queued here runs
+	 * in spawn order, as asyncio runs tasks, so a failure early in the
+	 * batch stops it before the later children start (the early-exit
+	 * benchmark).  Small sets keep LIFO, the newest (cache-warm) first. */
+	if (__builtin_expect(w->dq.bottom - gc->dq_mark >= BATCH_FIFO_MIN, 0))
+		tg__deque_reverse_private(&w->dq, gc->dq_mark);
 	wait_children(w, gc);
 	/* Off the timer before the core is read for the last time and
 	 * recycled; the lock orders the timer's last write of the bits

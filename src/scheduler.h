@@ -82,6 +82,9 @@ typedef struct tg__gcore {
 	const char *name;
 	/* Owner thread only: spawns made and completions seen on it. */
 	uint64_t spawned_local;
+	/* The owner's deque bottom when the group opened: its children are
+	 * queued above it (join_core, "batches run oldest first"). */
+	int64_t dq_mark;
 	uint64_t done_local;
 	struct tg__gcore *next_free; /* worker's cache */
 	struct tg__gcore *all_next;  /* every core of the worker */

@@ -120,6 +120,47 @@ test_cancel_bound_after_first_failure(void **state)
 	}
 }
 
+/* A large flat batch still queued at the join runs oldest first: with
+ * one worker, a failure at index 10 of 1000 stops the batch there, as a
+ * serial loop would (the early-exit benchmark). */
+static uint64_t batch_started;
+
+static tg_error *
+batch_child(void *arg)
+{
+	intptr_t i = (intptr_t)arg;
+
+	tg_atomic_faa_seqcst_u64(&batch_started, 1);
+	return i == 10 ? TG_RAISE_CODE(&tg_ValueError, 10, "ten") : NULL;
+}
+
+static tg_error *
+batch_root(void *arg)
+{
+	tg_group g;
+	intptr_t i;
+
+	(void)arg;
+	tg_group_init(&g, NULL);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(tg_spawn(&g, batch_child, (void *)i), TG_OK);
+	return tg_group_join(&g, NULL);
+}
+
+static void
+test_cancel_batch_runs_oldest_first_and_stops_at_the_failure(void **state)
+{
+	tg_error *err;
+
+	(void)state;
+	batch_started = 0;
+	err = tg_runner_run(runner1, batch_root, NULL);
+	assert_int_equal(tg_error_count(err), 1);
+	assert_int_equal(tg_error_code(tg_error_child(err, 0)), 10);
+	tg_error_decref(err);
+	assert_int_equal(batch_started, 11);
+}
+
 /* ---------------------------------------------------------------- */
 /* Direction                                                          */
 
@@ -729,6 +770,7 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cancel_bound_after_first_failure),
+		cmocka_unit_test(test_cancel_batch_runs_oldest_first_and_stops_at_the_failure),
 		cmocka_unit_test(test_cancel_flows_down_errors_flow_up),
 		cmocka_unit_test(test_cancel_join_blocks_then_task_sees_cancel),
 		cmocka_unit_test(test_cancel_spawn_from_child_allowed_until_abort),
