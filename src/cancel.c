@@ -88,7 +88,8 @@ bool(tg_cancelled)(void)
 	tg__gcore *scope;
 	bool cancelled;
 
-	if (w == NULL)
+	/* relaxed: the inline check's hint, repeated for direct calls. */
+	if (w == NULL || tg_atomic_load_relaxed_u32(&w->attention) == 0)
 		return false;
 	scope = tg__current_scope(w);
 	if (scope == NULL)
