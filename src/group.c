@@ -661,7 +661,8 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err, join_facts *facts)
 	 * in spawn order, as asyncio runs tasks, so a failure early in the
 	 * batch stops it before the later children start (the early-exit
 	 * benchmark).  Small sets keep LIFO, the newest (cache-warm) first. */
-	if (__builtin_expect(w->dq.bottom - gc->dq_mark >= BATCH_FIFO_MIN, 0))
+	if (__builtin_expect(w->dq.bottom - gc->dq_mark >= BATCH_FIFO_MIN, 0) &&
+	    !tg__scope_cancelled(w->pool, gc)) /* all skipped anyway */
 		tg__deque_reverse_private(&w->dq, gc->dq_mark);
 	wait_children(w, gc);
 	/* Off the timer before the core is read for the last time and
