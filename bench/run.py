@@ -20,6 +20,24 @@ which builds first.  For each kernel and implementation:
         / (spawns(b) - spawns(a))
     and, for reference, the one-size figure (I_impl(b) - I_serial(b)) /
     spawns(b), which still contains the start-up cost.
+
+Then the cancellation suite (docs/benchmarks.md, "Cancellation"; skipped
+with --suite forkjoin, run alone with --suite cancel):
+
+  * checkpoint: ns per tg_cancelled() / TG_CHECKPOINT() in a loop of a
+    child task, against the same loop empty, 1 and 2 workers;
+  * skip: spawn N children into a fail-fast group, tg_group_cancel, join
+    (every child skipped) against spawn N + join (every child runs a
+    no-op), 1 worker, each phase timed inside the task;
+  * fibck: fib(30) with TG_CHECKPOINT() in every task against the plain
+    fib(30) of taskgroup, the two programs alternated in the same run;
+  * early exit: a batch (50 us tasks, and tiny ones) whose task n/10 fails,
+    for every implementation, against a serial loop that stops at the
+    failure: wall time and bodies started, 1 and 2 workers (OpenMP with
+    OMP_CANCELLATION=true);
+  * callgrind: instructions per checkpoint, per spawned and per skipped
+    child (--toggle-collect=tg_spawn_at / tg_group_join) and per fib task
+    (--toggle-collect=fib_task).
 """
 
 import argparse
@@ -63,6 +81,24 @@ QUICK_CASES = [
 # Callgrind cases: (kernel, small n, large n).
 FULL_CALLGRIND = [("fib", 20, 25), ("tiny", 10_000, 100_000)]
 QUICK_CALLGRIND = [("fib", 18, 22)]
+
+# The cancellation suite: sizes and its kernels' names (for --kernels).
+CANCEL_KERNELS = ["checkpoint", "skip", "fibck", "early_exit"]
+CANCEL_FULL = dict(
+    ckpt_n=100_000_000, skip_n=4096, skip_rounds=1000, fib_n=30, fib_pairs=3,
+    exits=[(10_000, True, "50 us x 10^4"), (1_000_000, False, "tiny x 10^6")],
+    cg_ckpt=(1_000_000, 4_000_000), cg_skip=(10, 30), cg_fib=(18, 22))
+CANCEL_QUICK = dict(
+    ckpt_n=20_000_000, skip_n=4096, skip_rounds=250, fib_n=30, fib_pairs=2,
+    exits=[(2_000, True, "50 us x 2*10^3"), (1_000_000, False, "tiny x 10^6")],
+    cg_ckpt=(1_000_000, 2_000_000), cg_skip=(10, 20), cg_fib=(18, 20))
+CKPT_VARIANTS = [
+    ("empty", "empty loop"),
+    ("call", "`if (tg_cancelled()) break;`"),
+    ("fn", "`if ((tg_cancelled)()) break;` (out of line)"),
+    ("macro", "`TG_CHECKPOINT();`"),
+    ("every64", "`TG_CHECKPOINT();` every 64th iteration"),
+]
 
 LINE_RE = re.compile(r"(\w+)=(\S+)")
 
@@ -128,13 +164,18 @@ class Runner:
         return os.path.isfile(p) and os.access(p, os.X_OK)
 
     def run(self, kernel, impl, n, threads, reps, warmup=1, spin=None,
-            prefix=None, pin=True):
-        """Runs one configuration; returns (rows, error string or None)."""
+            prefix=None, pin=True, extra=None, env_extra=None):
+        """Runs one configuration; returns (rows, error string or None).
+        extra: more arguments; env_extra: more environment variables."""
         cmd = [self.binary(kernel, impl), "--n", str(n), "--threads",
                str(threads), "--reps", str(reps), "--warmup", str(warmup)]
         if spin is not None:
             cmd += ["--spin", str(spin)]
+        if extra:
+            cmd += extra
         env = dict(os.environ)
+        if env_extra:
+            env.update(env_extra)
         if pin:
             cmd.append("--pin")
             if impl in ("gomp", "iomp"):
@@ -200,13 +241,16 @@ def calibrate_spin(runner):
     return int(m.group(1))
 
 
-def callgrind_instructions(runner, kernel, impl, n):
-    """Total instructions (all threads) of one run, 1 worker, no warm-up."""
+def callgrind_instructions(runner, kernel, impl, n, extra=None, toggle=None):
+    """Total instructions (all threads) of one run, 1 worker, no warm-up;
+    with toggle, only those inside that function (--toggle-collect)."""
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "cg.out")
         prefix = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out]
+        if toggle:
+            prefix.append("--toggle-collect=" + toggle)
         rows, err = runner.run(kernel, impl, n, 1, 1, warmup=0, prefix=prefix,
-                               pin=False)
+                               pin=False, extra=extra)
         if err:
             return None, err
         total = None
@@ -219,6 +263,382 @@ def callgrind_instructions(runner, kernel, impl, n):
         return (total, int(rows[0]["spawns"]), rows[0].get("cc", "?")), None
 
 
+# ------------------------------------------------------------ cancellation
+
+
+def med(rows, key):
+    return statistics.median(float(r[key]) for r in rows)
+
+
+def low(rows, key):
+    return min(float(r[key]) for r in rows)
+
+
+def noisy(rows):
+    return any(not r.get("quiet", True) for r in rows)
+
+
+def run_cancel(runner, cfg, kernels, impls, reps, spin, problems,
+               callgrind):
+    """The cancellation suite; returns what render_cancel prints."""
+    out = dict(cfg=cfg, spin=spin)
+    tg = "tg" in impls
+
+    def go(label, kernel, impl, n, threads, **kw):
+        rows, err = runner.run(kernel, impl, n, threads, reps, **kw)
+        if err:
+            problems.append(f"{label} {IMPL_NAME.get(impl, impl)} "
+                            f"{threads} worker(s): {err}")
+            log(f"   {impl} {threads}w: {err}")
+            return None
+        return rows
+
+    if "checkpoint" in kernels and tg and runner.available(
+            "cancel_checkpoint", "tg"):
+        log(f"== cancel: checkpoint, n={cfg['ckpt_n']}")
+        ck = {}
+        for threads in (1, 2):
+            rows = go("checkpoint", "cancel_checkpoint", "tg",
+                      cfg["ckpt_n"], threads)
+            if not rows:
+                continue
+            for v, _ in CKPT_VARIANTS:
+                vr = [r for r in rows if r["kernel"] == "ckpt_" + v]
+                if vr:
+                    ck[v, threads] = dict(med=med(vr, "ns_per_iter"),
+                                          min=low(vr, "ns_per_iter"),
+                                          busy=noisy(vr))
+            log(f"   {threads}w: " + ", ".join(
+                f"{v} {ck[v, threads]['med']:.2f}" for v, _ in CKPT_VARIANTS
+                if (v, threads) in ck) + " ns/iter")
+        out["checkpoint"] = ck
+
+    if "skip" in kernels and tg and runner.available("cancel_skip", "tg"):
+        log(f"== cancel: skip, n={cfg['skip_n']} x {cfg['skip_rounds']}")
+        rows = go("skip", "cancel_skip", "tg", cfg["skip_n"], 1,
+                  extra=["--rounds", str(cfg["skip_rounds"])])
+        if rows:
+            sk = {}
+            for v in ("skip", "run"):
+                vr = [r for r in rows if r["kernel"] == v]
+                total = [dict(t=float(r["time_ms"]) * 1e6 / int(r["spawns"]))
+                         for r in vr]
+                sk[v] = dict(spawn=med(vr, "spawn_ns"),
+                             join=med(vr, "join_ns"),
+                             join_min=low(vr, "join_ns"),
+                             total=med(total, "t"),
+                             ran=max(int(r["ran"]) for r in vr),
+                             children=int(vr[0]["spawns"]), busy=noisy(vr))
+                log(f"   {v}: spawn {sk[v]['spawn']:.2f} join "
+                    f"{sk[v]['join']:.2f} ns/child")
+            out["skip"] = sk
+
+    if "fibck" in kernels and tg and runner.available("fibck", "tg") \
+            and runner.available("fib", "tg"):
+        n = cfg["fib_n"]
+        log(f"== cancel: fib({n}) with a checkpoint per task")
+        fk = {}
+        # The two programs alternated, fib_pairs times, rows pooled: a
+        # difference of a few per cent needs both to see the same drift.
+        pooled = {}
+        for _ in range(cfg["fib_pairs"]):
+            for kernel in ("fib", "fibck"):
+                for threads in (1, 2):
+                    rows = go(f"fib({n})", kernel, "tg", n, threads)
+                    if rows:
+                        pooled.setdefault((kernel, threads), []).extend(rows)
+        for (kernel, threads), rows in pooled.items():
+            fk[kernel, threads] = dict(med=median_ms(rows),
+                                       min=low(rows, "time_ms"),
+                                       tasks=int(rows[0]["spawns"]) + 1,
+                                       busy=noisy(rows), runs=len(rows))
+            log(f"   {kernel} {threads}w: {fk[kernel, threads]['med']:.2f} ms")
+        out["fibck"] = fk
+
+    if "early_exit" in kernels:
+        ex = []
+        for n, is_spin, label in cfg["exits"]:
+            log(f"== cancel: early exit, {label}")
+            k = spin if is_spin else None
+            base = {}
+            for sname in ("serial", "serial2"):
+                if not runner.available("early_exit", sname):
+                    continue
+                rows = go(f"early exit {label}", "early_exit", sname, n, 1,
+                          spin=k)
+                if not rows:
+                    continue
+                b = dict(t=median_ms(rows), min=low(rows, "time_ms"),
+                         started=med(rows, "started"), busy=noisy(rows),
+                         cc=rows[0].get("cc", "?"))
+                base.setdefault("main", b)
+                base[b["cc"]] = b
+                log(f"   {sname} ({b['cc']}): {b['t']:.3f} ms, "
+                    f"{b['started']:.0f} started")
+            for cc, b in base.items():
+                if cc != "main":
+                    ex.append(dict(label=label, impl="serial", n=n, cc=cc,
+                                   base=b))
+            for impl in impls:
+                if not runner.available("early_exit", impl):
+                    continue
+                env = ({"OMP_CANCELLATION": "true"}
+                       if impl in ("gomp", "iomp") else None)
+                res = dict(label=label, impl=impl, n=n)
+                for threads in (1, 2):
+                    rows = go(f"early exit {label}", "early_exit", impl, n,
+                              threads, spin=k, env_extra=env)
+                    if not rows:
+                        res[f"err{threads}"] = True
+                        continue
+                    res[threads] = dict(
+                        t=median_ms(rows), min=low(rows, "time_ms"),
+                        started=med(rows, "started"),
+                        started_min=low(rows, "started"),
+                        started_max=max(int(r["started"]) for r in rows),
+                        cancellation=min(int(r.get("cancellation", 1))
+                                         for r in rows),
+                        busy=noisy(rows))
+                    res["cc"] = rows[0].get("cc", "?")
+                    log(f"   {impl} {threads}w: {res[threads]['t']:.3f} ms, "
+                        f"{res[threads]['started']:.0f} started")
+                res["base"] = base.get(res.get("cc")) or base.get("main")
+                ex.append(res)
+        out["early"] = ex
+
+    if callgrind:
+        out["cg"] = cancel_callgrind(runner, cfg, kernels, tg, problems)
+    return out
+
+
+def cancel_callgrind(runner, cfg, kernels, tg, problems):
+    """Instruction counts of the checkpoint, the skip and fib's checkpoint
+    per task, each differenced over two sizes (start-up cancels)."""
+    cg = {}
+    if not tg:
+        return cg
+
+    def count(kernel, n, extra=None, toggle=None):
+        v, err = callgrind_instructions(runner, kernel, "tg", n, extra,
+                                        toggle)
+        if err:
+            problems.append(f"callgrind {kernel} {extra or ''}: {err}")
+            return None
+        return v[0]
+
+    if "checkpoint" in kernels and runner.available("cancel_checkpoint",
+                                                    "tg"):
+        log("== callgrind: checkpoint")
+        na, nb = cfg["cg_ckpt"]
+        per = {}
+        for v, _ in CKPT_VARIANTS:
+            # Inside the loop's own function (loop_<variant>) only.
+            ia = count("cancel_checkpoint", na, ["--variant", v],
+                       toggle="loop_" + v)
+            ib = count("cancel_checkpoint", nb, ["--variant", v],
+                       toggle="loop_" + v)
+            if ia is not None and ib is not None:
+                per[v] = (ib - ia) / (nb - na)
+        cg["checkpoint"] = dict(per=per, na=na, nb=nb)
+        log("   " + ", ".join(f"{v} {x:.2f}" for v, x in per.items())
+            + " instr/iter")
+
+    if "skip" in kernels and runner.available("cancel_skip", "tg"):
+        log("== callgrind: skip")
+        ra, rb = cfg["cg_skip"]
+        n = cfg["skip_n"]
+        sk = {}
+        for v in ("skip", "run"):
+            got = {}
+            # Inside tg_spawn_at and tg_group_join only: deterministic
+            # (the waiting main thread's spinning is left out).
+            for toggle in ("tg_spawn_at", "tg_group_join"):
+                ia = count("cancel_skip", n, ["--variant", v, "--rounds",
+                                              str(ra)], toggle)
+                ib = count("cancel_skip", n, ["--variant", v, "--rounds",
+                                              str(rb)], toggle)
+                if ia is not None and ib is not None:
+                    got[toggle] = (ib - ia) / (n * (rb - ra))
+            sk[v] = got
+            log(f"   {v}: " + ", ".join(f"{k} {x:.1f}"
+                                        for k, x in got.items())
+                + " instr/child")
+        cg["skip"] = dict(per=sk, ra=ra, rb=rb, n=n)
+
+    if "fibck" in kernels and runner.available("fibck", "tg"):
+        log("== callgrind: fib with checkpoints")
+        na, nb = cfg["cg_fib"]
+        tot = {}
+        for kernel in ("fib", "fibck"):
+            # Only inside the tasks: the thread waiting in tg_runner_run
+            # spins a varying number of times, which would not cancel.
+            ia = count(kernel, na, toggle="fib_task")
+            ib = count(kernel, nb, toggle="fib_task")
+            if ia is not None and ib is not None:
+                tot[kernel] = ib - ia
+        if len(tot) == 2:
+            # Tasks = spawns + 1 (the root); the root cancels in the
+            # difference.
+            dt = fib_tasks(nb) - fib_tasks(na)
+            cg["fibck"] = dict(na=na, nb=nb,
+                               per_task=(tot["fibck"] - tot["fib"]) / dt)
+            log(f"   {cg['fibck']['per_task']:.2f} instr per checkpoint")
+    return cg
+
+
+def fib_tasks(n):
+    """Tasks of the parallel fib(n): every node of the call tree."""
+    a, b = 0, 1
+    for _ in range(n + 1):
+        a, b = b, a + b
+    return 2 * a - 1   # 2 F(n+1) - 1
+
+
+def render_cancel(c, reps):
+    """The cancellation section of the report."""
+    cfg = c["cfg"]
+    cg = c.get("cg", {})
+    L = ["", "## Cancellation", ""]
+    L.append(f"Median of {reps} timed runs (min in parentheses), pinned as "
+             f"above; * = started on a busy machine.")
+
+    ck = c.get("checkpoint")
+    if ck:
+        L += ["", f"Checkpoint cost: a loop of {cfg['ckpt_n']:,} iterations "
+              "in a child task of an open group, timed inside the task. "
+              "Net = the variant minus the empty loop.", ""]
+        cgk = cg.get("checkpoint", {})
+        L.append("| loop | 1 worker ns/iter | net ns/iter | "
+                 "2 workers ns/iter | net ns/iter | instr/iter "
+                 "(callgrind) | net instr/iter |")
+        L.append("|---|--:|--:|--:|--:|--:|--:|")
+        per = cgk.get("per", {})
+        for v, label in CKPT_VARIANTS:
+            row = [label]
+            for threads in (1, 2):
+                x = ck.get((v, threads))
+                e = ck.get(("empty", threads))
+                if not x:
+                    row += ["-", "-"]
+                    continue
+                flag = " *" if x["busy"] else ""
+                row.append(f"{x['med']:.3f} ({x['min']:.3f}){flag}")
+                row.append("-" if v == "empty" or not e
+                           else f"{x['med'] - e['med']:.3f}")
+            ci = per.get(v)
+            row.append("-" if ci is None else f"{ci:.2f}")
+            row.append("-" if ci is None or v == "empty" or "empty" not in per
+                       else f"{ci - per['empty']:.2f}")
+            L.append("| " + " | ".join(row) + " |")
+        if per:
+            L += ["", f"Instructions per iteration: callgrind inside the "
+                  f"loop's function (--toggle-collect=loop_<variant>), "
+                  f"1 worker, differenced over n = {cgk['na']:,} -> "
+                  f"{cgk['nb']:,}."]
+
+    sk = c.get("skip")
+    if sk:
+        n, rounds = cfg["skip_n"], cfg["skip_rounds"]
+        L += ["", f"Skipped children: {rounds} rounds of {n} children "
+              "spawned into a fail-fast group by one task, 1 worker; spawn "
+              "and join phases timed inside the task, per child.", ""]
+        L.append("| round | spawn ns/child | join ns/child (min) "
+                 "| whole round ns/child | bodies run | spawn instr/child "
+                 "| join instr/child |")
+        L.append("|---|--:|--:|--:|--:|--:|--:|")
+        cgs = cg.get("skip", {}).get("per", {})
+        names = {"skip": "spawn N, `tg_group_cancel`, join (all skipped)",
+                 "run": "spawn N, join (no-op children run)"}
+        for v in ("skip", "run"):
+            x = sk[v]
+            g = cgs.get(v, {})
+            flag = " *" if x["busy"] else ""
+            L.append(f"| {names[v]}{flag} | {x['spawn']:.2f} | "
+                     f"{x['join']:.2f} ({x['join_min']:.2f}) | "
+                     f"{x['total']:.2f} | {x['ran']:,} of "
+                     f"{x['children']:,} | "
+                     + " | ".join("-" if k not in g else f"{g[k]:.1f}"
+                                  for k in ("tg_spawn_at", "tg_group_join"))
+                     + " |")
+
+    fk = c.get("fibck")
+    if fk:
+        n = cfg["fib_n"]
+        L += ["", f"fib({n}) with `TG_CHECKPOINT()` at the top of every "
+              f"task against the plain fib({n}), the programs alternated "
+              f"{cfg['fib_pairs']} times (rows pooled).", ""]
+        L.append("| program | 1 worker ms (min) | 2 workers ms (min) "
+                 "| speedup | extra ns per task, 1w / 2w |")
+        L.append("|---|--:|--:|--:|--:|")
+        for kernel, label in (("fib", f"fib({n})"),
+                              ("fibck", f"fib({n}) + checkpoints")):
+            a, b = fk.get((kernel, 1)), fk.get((kernel, 2))
+            if not a:
+                continue
+            flag = " *" if a["busy"] or (b and b["busy"]) else ""
+            row = [label + flag, f"{fmt(a['med'], 2)} ({fmt(a['min'], 2)})",
+                   "-" if not b else f"{fmt(b['med'], 2)} "
+                                     f"({fmt(b['min'], 2)})",
+                   "-" if not b else f"{a['med'] / b['med']:.2f}"]
+            if kernel == "fibck" and ("fib", 1) in fk:
+                d = []
+                for t in (1, 2):
+                    p, q = fk.get(("fib", t)), fk.get(("fibck", t))
+                    d.append("-" if not p or not q else
+                             f"{(q['med'] - p['med']) * 1e6 / q['tasks']:.2f}")
+                row.append(" / ".join(d))
+            else:
+                row.append("-")
+            L.append("| " + " | ".join(row) + " |")
+        if cg.get("fibck"):
+            f = cg["fibck"]
+            L += ["", f"callgrind (inside the tasks, --toggle-collect="
+                  f"fib_task), fib {f['na']} -> {f['nb']} differenced: "
+                  f"{f['per_task']:.2f} more instructions per task with the "
+                  f"checkpoint."]
+
+    ex = c.get("early")
+    if ex:
+        L += ["", "Early exit: task n/10 fails (fail-fast group; OpenMP "
+              "`cancel taskgroup`; oneTBB `task_group::cancel`). "
+              "x serial = time / the serial loop that stops at the failure "
+              "(same compiler); started = bodies that began (median).", ""]
+        L.append("| batch | impl | 1 worker ms (min) | x serial | started "
+                 "| 2 workers ms (min) | x serial | started | cc |")
+        L.append("|---|---|--:|--:|--:|--:|--:|--:|---|")
+        for r in ex:
+            b = r.get("base")
+            if r["impl"] == "serial":
+                if not b:
+                    continue
+                flag = " *" if b["busy"] else ""
+                L.append(f"| {r['label']} | serial ({b['cc']}){flag} | "
+                         f"{fmt(b['t'], 2)} ({fmt(b['min'], 2)}) | 1.00 | "
+                         f"{b['started']:,.0f} | - | - | - | {b['cc']} |")
+                continue
+            row = [r["label"], IMPL_NAME[r["impl"]]]
+            busy = False
+            for threads in (1, 2):
+                x = r.get(threads)
+                if not x:
+                    row += ["**failed**", "-", "-"]
+                    continue
+                busy = busy or x["busy"]
+                row.append(f"{fmt(x['t'], 2)} ({fmt(x['min'], 2)})")
+                row.append("-" if not b else f"{x['t'] / b['t']:.2f}")
+                s = f"{x['started']:,.0f}"
+                if x["started_min"] != x["started_max"]:
+                    s += f" ({x['started_min']:,.0f}-{x['started_max']:,})"
+                if not x["cancellation"]:
+                    s += " (cancellation off)"
+                row.append(s)
+            if busy:
+                row[1] += " *"
+            row.append(r.get("cc", "?"))
+            L.append("| " + " | ".join(row) + " |")
+    return L
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -229,7 +649,12 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="smaller sizes, fewer reps, fib(30) only")
     ap.add_argument("--kernels", default=None,
-                    help="comma list among fib,nqueens,msort,tiny,spin")
+                    help="comma list among fib,nqueens,msort,tiny,spin "
+                         "and (cancellation suite) " + ",".join(CANCEL_KERNELS))
+    ap.add_argument("--suite", default="all",
+                    choices=["all", "forkjoin", "cancel"],
+                    help="fork-join kernels, cancellation benchmarks, or "
+                         "both (default)")
     ap.add_argument("--impls", default=None,
                     help="comma list among " + ",".join(IMPL_ORDER[1:]))
     ap.add_argument("--no-callgrind", action="store_true")
@@ -246,10 +671,16 @@ def main():
     reps = args.reps or (3 if args.quick else 5)
     cases = QUICK_CASES if args.quick else FULL_CASES
     cg_cases = QUICK_CALLGRIND if args.quick else FULL_CALLGRIND
+    cancel_kernels = list(CANCEL_KERNELS)
+    if args.suite == "cancel":
+        cases, cg_cases = [], []
+    if args.suite == "forkjoin":
+        cancel_kernels = []
     if args.kernels:
         ks = set(args.kernels.split(","))
         cases = [c for c in cases if c[0] in ks]
         cg_cases = [c for c in cg_cases if c[0] in ks]
+        cancel_kernels = [k for k in cancel_kernels if k in ks]
     impls = IMPL_ORDER[1:]
     if args.impls:
         impls = [i for i in impls if i in args.impls.split(",")]
@@ -258,7 +689,8 @@ def main():
     raw_path = os.path.splitext(out_path)[0] + ".raw.txt"
     raw = open(raw_path, "w")
     runner = Runner(args.build_dir, args.timeout, raw, args.wait_idle)
-    if not runner.available("fib", "serial"):
+    if not (runner.available("fib", "serial")
+            or runner.available("early_exit", "serial")):
         raise SystemExit(f"no benchmark programs in {args.build_dir}: "
                          "run bench/run.sh (it builds them)")
 
@@ -366,9 +798,16 @@ def main():
                                serial=bb, spawns=sb, cc=cc))
                 log(f"   {impl}: {diff:.1f} instr/spawn")
 
+    cancel = None
+    if cancel_kernels:
+        cfg = CANCEL_QUICK if args.quick else CANCEL_FULL
+        cancel = run_cancel(runner, cfg, cancel_kernels, impls, reps, spin,
+                            problems, not args.no_callgrind
+                            and shutil.which("valgrind") is not None)
+
     elapsed = (datetime.datetime.now() - started).total_seconds()
     report = render(results, serials, cg, problems, reps, spin, elapsed,
-                    args, busy_serial, runner.busy_runs)
+                    args, busy_serial, runner.busy_runs, cancel)
     print(report)
     with open(out_path, "w") as f:
         f.write(report)
@@ -414,7 +853,7 @@ def machine_lines():
 
 
 def render(results, serials, cg, problems, reps, spin, elapsed, args,
-           busy, busy_runs):
+           busy, busy_runs, cancel=None):
     L = []
     L.append(f"# taskgroup benchmarks ({datetime.date.today().isoformat()})")
     L.append("")
@@ -424,36 +863,38 @@ def render(results, serials, cg, problems, reps, spin, elapsed, args,
              f"steps per task (~50 us); total {elapsed:.0f} s"
              + (" (--quick)" if args.quick else ""))
     L.append("")
-    L.append("| kernel | impl | serial ms | 1 worker ms (min) "
-             "| 2 workers ms (min) "
-             "| speedup T1/T2 | Tserial/T2 | ns/spawn (T1-Ts)/spawns "
-             "| spawns | peak RSS MiB 1w / 2w (serial) | cc |")
-    L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|")
-    for r in results:
-        if r["impl"] == "serial":
-            continue
-        t1, t2, ts = r["t1"], r["t2"], r["ts"]
-        sp = t1 / t2 if t1 and t2 else None
-        sps = ts / t2 if t2 else None
-        ns = (t1 - ts) * 1e6 / r["spawns"] if t1 and r["spawns"] else None
-        rss = "-"
-        if r["rss1"]:
-            rss = f"{r['rss1'] / 1024:.1f}"
-            if r["rss2"]:
-                rss += f" / {r['rss2'] / 1024:.1f}"
-            rss += f" ({r['rss_s'] / 1024:.1f})"
-        def with_min(t, key):
-            if t is None:
-                return "-"
-            return f"{fmt(t, 2)} ({fmt(r.get(key), 2)})"
-        flag = " *" if r.get("busy") or r["label"] in busy else ""
-        row = [r["label"], IMPL_NAME[r["impl"]] + flag, fmt(ts, 2),
-               with_min(t1, "min1"), with_min(t2, "min2"), fmt(sp, 2),
-               fmt(sps, 2), fmt(ns, 1),
-               str(r["spawns"]), rss, r["cc"]]
-        if r["err"]:
-            row[4] = "**" + r["err"].replace("|", "/") + "**"
-        L.append("| " + " | ".join(row) + " |")
+    if results:
+        L.append("| kernel | impl | serial ms | 1 worker ms (min) "
+                 "| 2 workers ms (min) "
+                 "| speedup T1/T2 | Tserial/T2 | ns/spawn (T1-Ts)/spawns "
+                 "| spawns | peak RSS MiB 1w / 2w (serial) | cc |")
+        L.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+        for r in results:
+            if r["impl"] == "serial":
+                continue
+            t1, t2, ts = r["t1"], r["t2"], r["ts"]
+            sp = t1 / t2 if t1 and t2 else None
+            sps = ts / t2 if t2 else None
+            ns = ((t1 - ts) * 1e6 / r["spawns"] if t1 and r["spawns"]
+                  else None)
+            rss = "-"
+            if r["rss1"]:
+                rss = f"{r['rss1'] / 1024:.1f}"
+                if r["rss2"]:
+                    rss += f" / {r['rss2'] / 1024:.1f}"
+                rss += f" ({r['rss_s'] / 1024:.1f})"
+            def with_min(t, key):
+                if t is None:
+                    return "-"
+                return f"{fmt(t, 2)} ({fmt(r.get(key), 2)})"
+            flag = " *" if r.get("busy") or r["label"] in busy else ""
+            row = [r["label"], IMPL_NAME[r["impl"]] + flag, fmt(ts, 2),
+                   with_min(t1, "min1"), with_min(t2, "min2"), fmt(sp, 2),
+                   fmt(sps, 2), fmt(ns, 1),
+                   str(r["spawns"]), rss, r["cc"]]
+            if r["err"]:
+                row[4] = "**" + r["err"].replace("|", "/") + "**"
+            L.append("| " + " | ".join(row) + " |")
     if busy_runs:
         L.append("")
         L.append(f"\\* {busy_runs} program run(s) started while other "
@@ -477,6 +918,8 @@ def render(results, serials, cg, problems, reps, spin, elapsed, args,
             L.append(f"| {c['kernel']} | {IMPL_NAME[c['impl']]} | "
                      f"{c['na']} -> {c['nb']} | {c['diff']:.1f} | "
                      f"{c['single']:.1f} | {c['cc']} |")
+    if cancel:
+        L += render_cancel(cancel, reps)
     if problems:
         L.append("")
         L.append("Problems:")

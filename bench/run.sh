@@ -2,9 +2,12 @@
 # bench/run.sh - builds the benchmarks (Release, standalone CMake build of
 # bench/ in build-bench/) and runs them all: see bench/run.py --help.
 #
-#   bench/run.sh              full run (median of 5; < 10 min on 2 cores)
+#   bench/run.sh              full run, both suites (median of 5; ~10 min
+#                             on 2 cores)
 #   bench/run.sh --quick      smaller sizes, median of 3 (~1-2 min)
 #   bench/run.sh --no-build --kernels fib --impls tg
+#   bench/run.sh --suite cancel           the cancellation benchmarks only
+#   bench/run.sh --suite forkjoin         the fork-join kernels only
 #
 # Environment: BUILD_DIR (default build-bench), CC (compiler for the
 # library and the C programs; the other OpenMP runtime is built with the
