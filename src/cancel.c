@@ -103,11 +103,10 @@ bool(tg_cancelled)(void)
 	 * thief that asked (deque.h, "Sharing"). */
 	if (tg__deque_wanted(&w->dq))
 		tg__share_work(w);
+	/* Level-triggered: a cancelled answer sets the word again
+	 * (tg__note_cancelled), so this scope's checkpoints stay on this
+	 * path. */
 	cancelled = tg__scope_cancelled(w->pool, scope);
-	/* Level-triggered: a cancelled scope keeps its checkpoints on this
-	 * path (relaxed: only this thread reads it to decide). */
-	if (cancelled)
-		tg_atomic_store_relaxed_u32(&w->attention, 1);
 	return cancelled;
 }
 

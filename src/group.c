@@ -103,23 +103,33 @@ open_core(tg_group *g)
  * no failures, no cancel bits): fresh ones from calloc, recycled ones
  * because join_core restores that before freeing.  So init only writes the
  * owner-side fields. */
+tg__gcore *
+tg__gcore_new(void)
+{
+	void *raw;
+	tg__gcore *gc = tg__calloc_line(sizeof(*gc), &raw);
+
+	if (gc == NULL)
+		return NULL;
+	gc->raw = raw;
+	gc->deadline = TG_DEADLINE_NONE;
+	gc->heap_pos = SIZE_MAX;
+	return gc;
+}
+
 static inline tg__gcore *
 core_alloc(tg__worker *w)
 {
 	tg__gcore *gc = w->free_cores;
-	void *raw;
 
 	if (gc != NULL) {
 		w->free_cores = gc->next_free;
 		return gc;
 	}
 	/* Cores stay in the worker's list until the pool is destroyed. */
-	gc = tg__calloc_line(sizeof(*gc), &raw);
+	gc = tg__gcore_new();
 	if (gc == NULL)
 		return NULL;
-	gc->raw = raw;
-	gc->deadline = TG_DEADLINE_NONE;
-	gc->heap_pos = SIZE_MAX;
 	gc->all_next = w->all_cores;
 	w->all_cores = gc;
 	return gc;

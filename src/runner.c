@@ -211,16 +211,12 @@ tg_runner_threads(const tg_runner *r)
 static tg__gcore *
 root_scope_new(tg__pool *pool)
 {
-	void *raw;
-	tg__gcore *gc = tg__calloc_line(sizeof(*gc), &raw);
+	tg__gcore *gc = tg__gcore_new();
 	uint64_t epoch;
 
 	if (gc == NULL)
 		return NULL;
-	gc->raw = raw;
 	gc->policy = TG_POLICY_FAIL_FAST;
-	gc->deadline = TG_DEADLINE_NONE;
-	gc->heap_pos = SIZE_MAX;
 	/* acquire: as in tg_group_init; a fresh scope is not cancelled. */
 	epoch = tg_atomic_load_acquire_u64(&pool->cancel_epoch);
 	/* relaxed: published to the workers with the root frame (the

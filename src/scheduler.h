@@ -37,8 +37,8 @@ struct tg__pool;
 typedef struct tg__frame {
 	tg_task_fn fn;
 	void *arg;
-	struct tg__gcore *group; /* the group it belongs to; NULL for roots */
-	struct tg__run *run;     /* roots only (group == NULL): the run */
+	struct tg__gcore *group; /* its group; a root's: its run's root scope */
+	struct tg__run *run;     /* roots only: the waiting run; else NULL */
 	uint64_t key;            /* spawn order within the group */
 	uint64_t id;
 	const char *name;
@@ -66,8 +66,6 @@ enum {
 	TG__HOOK_LIMIT = 1u << 0,        /* concurrency limit: free a slot */
 	TG__HOOK_FIRST_SUCCESS = 1u << 1 /* a success may win */
 };
-
-
 
 typedef struct tg__gcore {
 	/* Owner side: set by tg_group_init on the owner's thread; read by
@@ -112,9 +110,9 @@ typedef struct tg__gcore {
 	_Alignas(64) TG_ATOMIC(uint64_t) spawned_remote;
 	TG_ATOMIC(uint64_t) done_remote;
 	TG_ATOMIC(void *) failed; /* stack of failed frames (Treiber) */
-	/* Concurrency limit (group.c): children holding a slot (queued or
-	 * running), and the spawned children waiting for one, in spawn
-	 * order, under pending_lock (a spin lock: a few pointer moves). */
+	/* Concurrency limit (group.c): children holding a slot (started or
+	 * queued on a deque), and the pending children waiting for one, in
+	 * spawn order, under pending_lock (a spin lock: a few pointer moves). */
 	TG_ATOMIC(uint64_t) slots;
 	TG_ATOMIC(uint64_t) pending_count;
 	TG_ATOMIC(uint32_t) pending_lock;
@@ -259,6 +257,11 @@ uint64_t tg__next_root_id(void);
  * injected roots count as work for this worker. */
 void tg__idle(tg__worker *w, unsigned *polls, bool roots,
 	      bool (*keep_waiting)(void *), void *arg);
+
+/* group.c: a zeroed, cache-line aligned core in its at-rest state (no
+ * deadline, off the timer); NULL when out of memory.  Free with
+ * tg__free(gc->raw). */
+tg__gcore *tg__gcore_new(void);
 
 /* group.c: a child of a limited group ended: its slot goes to the next
  * pending child (queued on w) or back to the group. */

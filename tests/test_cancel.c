@@ -23,30 +23,7 @@
 
 #include "atomic.h"
 
-static tg_runner *runner1;
-static tg_runner *runner2;
-static tg_runner *runner4;
-
-static int
-setup(void **state)
-{
-	tg_runner_config one = { .threads = 1 }, two = { .threads = 2 },
-			 four = { .threads = 4 };
-
-	(void)state;
-	if (tg_runner_create(&runner1, &one) != TG_OK ||
-	    tg_runner_create(&runner2, &two) != TG_OK)
-		return -1;
-	return tg_runner_create(&runner4, &four) == TG_OK ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	return tg_runner_destroy(runner1) | tg_runner_destroy(runner2) |
-	       tg_runner_destroy(runner4);
-}
+#include "test_runners.h"
 
 static tg_error *
 wait_for_cancel(void *arg)
