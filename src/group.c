@@ -272,12 +272,37 @@ pending_pop(tg__gcore *gc)
 	return f;
 }
 
-/* Queues f to run: on w's deque, or at once when the deque is full. */
+/* Oldest tasks an overflowing spawn runs before it queues its child. */
+#define OVERFLOW_CHUNK 64
+
+/* w's deque is full (queue_max items, or no memory to grow): run the
+ * oldest queued tasks, then queue f in the room they left.  Oldest first
+ * keeps a long flat batch in spawn order, as asyncio runs it: a failure
+ * early in the batch cancels it before the later children start (running
+ * the new child instead would start children spawn order says come after
+ * the failure).  f runs here only if nothing could be claimed. */
+static TG__COLD void
+spawn_overflow(tg__worker *w, tg__frame *f)
+{
+	void *oldest[OVERFLOW_CHUNK];
+	int n = tg__deque_take_oldest(&w->dq, oldest, OVERFLOW_CHUNK), i;
+
+	for (i = 0; i < n; i++)
+		tg__run_frame(w, oldest[i]);
+	if (n == 0 || !tg__deque_push(&w->dq, f)) {
+		tg__run_frame(w, f);
+		return;
+	}
+	if (tg__deque_wanted(&w->dq))
+		tg__share_work(w);
+}
+
+/* Queues f to run on w's deque (spawn_overflow when it is full). */
 static void
 launch(tg__worker *w, tg__frame *f)
 {
 	if (!tg__deque_push(&w->dq, f)) {
-		tg__run_frame(w, f);
+		spawn_overflow(w, f);
 		return;
 	}
 	if (tg__deque_wanted(&w->dq))
@@ -382,8 +407,8 @@ spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
 		return TG_OK;
 	}
 	if (!tg__deque_push(&w->dq, f)) {
-		/* Too many queued (or no memory to grow): run it now. */
-		tg__run_frame(w, f);
+		/* Too many queued (or no memory to grow). */
+		spawn_overflow(w, f);
 		return TG_OK;
 	}
 	if (tg__deque_wanted(&w->dq))
@@ -469,8 +494,11 @@ wait_children_slow(tg__worker *w, tg__gcore *gc)
 }
 
 /* The fast part: the group's own children, LIFO from the private end of
- * the deque, with no stealing; anything else goes to the slow loop. */
-static inline void
+ * the deque, with no stealing; anything else goes to the slow loop.
+ * A child of gc found cancelled is counted here, without a call: the
+ * join of a cancelled batch skips each queued child in a few
+ * instructions (the owner counts it: gc->owner_worker is w). */
+static inline __attribute__((always_inline)) void
 wait_children(tg__worker *w, tg__gcore *gc)
 {
 	while (!group_done(gc)) {
@@ -483,7 +511,16 @@ wait_children(tg__worker *w, tg__gcore *gc)
 			wait_children_slow(w, gc);
 			return;
 		}
-		tg__run_frame(w, f);
+		if (f->group != gc) {
+			tg__run_frame(w, f); /* another group's task */
+		} else if (!tg__scope_cancelled(w->pool, gc)) {
+			tg__run_unchecked(w, f);
+		} else if (gc->hooks == 0) {
+			gc->done_local++; /* skipped: cancelled, never run */
+			tg__frame_free(w, f);
+		} else {
+			tg__skip_frame(w, f);
+		}
 	}
 }
 

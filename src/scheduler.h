@@ -241,7 +241,15 @@ void tg__pool_inject(tg__pool *pool, tg__frame *f);
 TG__COLD void tg__share_work(tg__worker *w);
 /* The body of a worker thread: find work, run it, park; until stop. */
 void tg__worker_loop(tg__worker *w);
+/* Runs f, or skips it (counted as cancelled, never run) when its group's
+ * scope is cancelled. */
 void tg__run_frame(tg__worker *w, tg__frame *f);
+/* tg__run_frame for a caller that has just found f's scope not
+ * cancelled (the join loop). */
+void tg__run_unchecked(tg__worker *w, tg__frame *f);
+/* Counts f as cancelled before it started, with the hooks of its group
+ * (a limited group's slot, first-success): the slow part of a skip. */
+TG__COLD void tg__skip_frame(tg__worker *w, tg__frame *f);
 /* Finds runnable work for w: its own deque, then thieving (the leapfrog
  * hint first); NULL if none.  Joiners pass take_roots = false. */
 tg__frame *tg__find_work(tg__worker *w, bool take_roots);

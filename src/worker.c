@@ -197,17 +197,19 @@ finish_frame(tg__worker *w, tg__frame *f, tg_error *err, bool ran)
 }
 
 void
-tg__run_frame(tg__worker *w, tg__frame *f)
+tg__skip_frame(tg__worker *w, tg__frame *f)
+{
+	finish_frame(w, f, NULL, false);
+}
+
+/* Runs f, whose scope was just found not cancelled. */
+static inline __attribute__((always_inline)) void
+run_body(tg__worker *w, tg__frame *f)
 {
 	tg__gcore *gc = f->group;
 	tg__frame *saved = w->current;
 	tg_error *err;
 
-	if (tg__scope_cancelled(w->pool, gc)) {
-		/* Skipped: cancelled before it started; never runs. */
-		finish_frame(w, f, NULL, false);
-		return;
-	}
 	f->open = NULL;
 	w->current = f;
 	err = f->fn(f->arg);
@@ -229,6 +231,23 @@ tg__run_frame(tg__worker *w, tg__frame *f)
 		return;
 	}
 	finish_frame(w, f, err, true);
+}
+
+void
+tg__run_unchecked(tg__worker *w, tg__frame *f)
+{
+	run_body(w, f);
+}
+
+void
+tg__run_frame(tg__worker *w, tg__frame *f)
+{
+	if (tg__scope_cancelled(w->pool, f->group)) {
+		/* Skipped: cancelled before it started; never runs. */
+		finish_frame(w, f, NULL, false);
+		return;
+	}
+	run_body(w, f);
 }
 
 static tg__frame *

@@ -138,6 +138,82 @@ test_cancel_batch_runs_oldest_first_and_stops_at_the_failure(void **state)
 	assert_int_equal(batch_started, 11);
 }
 
+/* Past the per-worker queue limit (8192) a spawn runs the oldest queued
+ * children first, so a batch of 20,000 on one worker still starts in
+ * spawn order, and a failure at index 5,000 (which runs while the loop is
+ * still spawning, from a spawn that found the queue full) stops it exactly
+ * there: 5,001 bodies, no more, and the spawn loop is told
+ * TG_ESHUTTINGDOWN. */
+#define LONG_BATCH 20000
+static struct {
+	int64_t next;     /* the index the next body must have */
+	bool in_order;
+	int64_t fail_at;  /* -1: none fails */
+	int64_t spawned;  /* spawns that returned TG_OK */
+	int refused;      /* the status that ended the loop early */
+} long_batch;
+
+static tg_error *
+long_child(void *arg)
+{
+	intptr_t i = (intptr_t)arg;
+
+	/* one worker: plain fields, this thread only */
+	if (i != long_batch.next)
+		long_batch.in_order = false;
+	long_batch.next = i + 1;
+	return i == long_batch.fail_at ? TG_RAISE(&tg_ValueError, "fail")
+				       : NULL;
+}
+
+static tg_error *
+long_root(void *arg)
+{
+	tg_group g;
+	intptr_t i;
+	int rc;
+
+	(void)arg;
+	tg_group_init(&g, NULL);
+	for (i = 0; i < LONG_BATCH; i++) {
+		rc = tg_spawn(&g, long_child, (void *)i);
+		if (rc != TG_OK) {
+			long_batch.refused = rc;
+			break;
+		}
+		long_batch.spawned++;
+	}
+	return tg_group_join(&g, NULL);
+}
+
+static void
+test_cancel_batch_past_queue_limit_keeps_spawn_order(void **state)
+{
+	int64_t fails[2] = { -1, 5000 };
+	int k;
+	tg_error *err;
+
+	(void)state;
+	for (k = 0; k < 2; k++) {
+		memset(&long_batch, 0, sizeof(long_batch));
+		long_batch.in_order = true;
+		long_batch.fail_at = fails[k];
+		err = tg_runner_run(runner1, long_root, NULL);
+		assert_true(long_batch.in_order);
+		if (fails[k] < 0) {
+			assert_null(err);
+			assert_int_equal(long_batch.next, LONG_BATCH);
+			assert_int_equal(long_batch.spawned, LONG_BATCH);
+			continue;
+		}
+		assert_int_equal(tg_error_count(err), 1);
+		tg_error_decref(err);
+		assert_int_equal(long_batch.next, fails[k] + 1);
+		assert_int_equal(long_batch.refused, TG_ESHUTTINGDOWN);
+		assert_true(long_batch.spawned < LONG_BATCH);
+	}
+}
+
 /* ---------------------------------------------------------------- */
 /* Direction                                                          */
 
@@ -748,6 +824,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cancel_bound_after_first_failure),
 		cmocka_unit_test(test_cancel_batch_runs_oldest_first_and_stops_at_the_failure),
+		cmocka_unit_test(test_cancel_batch_past_queue_limit_keeps_spawn_order),
 		cmocka_unit_test(test_cancel_flows_down_errors_flow_up),
 		cmocka_unit_test(test_cancel_join_blocks_then_task_sees_cancel),
 		cmocka_unit_test(test_cancel_spawn_from_child_allowed_until_abort),

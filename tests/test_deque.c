@@ -618,6 +618,83 @@ test_deque_queue_limit(void **state)
 	tg__deque_destroy(&d);
 }
 
+/* take_oldest claims from the FIFO end: a chunk of private items by one
+ * CAS when nothing is public, else the oldest public item; the rest stays
+ * takeable in LIFO order. */
+static void
+test_deque_take_oldest_in_fifo_order(void **state)
+{
+	tg__deque d;
+	void *out[8];
+	int i, n;
+
+	(void)state;
+	assert_int_equal(tg__deque_init(&d, 4), 0);
+	assert_int_equal(tg__deque_take_oldest(&d, out, 8), 0); /* empty */
+	for (i = 0; i < 10; i++)
+		assert_true(tg__deque_push(&d, ITEM(i)));
+	/* All private: the 3 oldest, in order, by one claim. */
+	n = tg__deque_take_oldest(&d, out, 3);
+	assert_int_equal(n, 3);
+	for (i = 0; i < 3; i++)
+		assert_ptr_equal(out[i], ITEM(i));
+	assert_int_equal(top_of(&d), 3);
+	assert_int_equal(split_of(&d), 3);
+	assert_int_equal(d.top_floor, 3);
+	/* Some public: only the oldest public item. */
+	share_all(&d);
+	assert_int_equal(tg__deque_take_oldest(&d, out, 8), 1);
+	assert_ptr_equal(out[0], ITEM(3));
+	/* The newest still come back LIFO, through the public take too. */
+	assert_ptr_equal(tg__deque_take(&d), ITEM(9));
+	assert_ptr_equal(steal_one(&d), ITEM(4));
+	/* max bounds the claim; max 0 claims nothing. */
+	for (i = 10; i < 14; i++)
+		assert_true(tg__deque_push(&d, ITEM(i)));
+	assert_int_equal(tg__deque_take_oldest(&d, out, 0), 0);
+	while ((n = tg__deque_take_oldest(&d, out, 8)) > 0) {
+		/* public 5..8 one at a time, then private 10..13 at once */
+		if (n == 1 && out[0] != ITEM(10)) {
+			assert_true(out[0] >= ITEM(5) && out[0] <= ITEM(8));
+			continue;
+		}
+		assert_int_equal(n, 4);
+		for (i = 0; i < 4; i++)
+			assert_ptr_equal(out[i], ITEM(10 + i));
+	}
+	assert_null(tg__deque_take(&d));
+	assert_true(tg__deque_looks_empty(&d));
+	tg__deque_destroy(&d);
+}
+
+/* A full queue makes room through take_oldest: push succeeds after it,
+ * without growing the buffer. */
+static void
+test_deque_take_oldest_makes_room(void **state)
+{
+	tg__deque d;
+	void *out[2];
+	int i;
+
+	(void)state;
+	assert_int_equal(tg__deque_init(&d, 8), 0);
+	tg__deque_set_queue_max(&d, 5);
+	for (i = 0; i < 5; i++)
+		assert_true(tg__deque_push(&d, ITEM(i)));
+	assert_false(tg__deque_push(&d, ITEM(5)));
+	assert_int_equal(tg__deque_take_oldest(&d, out, 2), 2);
+	assert_ptr_equal(out[0], ITEM(0));
+	assert_ptr_equal(out[1], ITEM(1));
+	assert_true(tg__deque_push(&d, ITEM(5)));
+	assert_true(tg__deque_push(&d, ITEM(6)));
+	assert_false(tg__deque_push(&d, ITEM(7)));
+	assert_int_equal(d.buf_owner->mask, 7); /* never grew */
+	for (i = 6; i >= 2; i--)
+		assert_ptr_equal(tg__deque_take(&d), ITEM(i));
+	assert_null(tg__deque_take(&d));
+	tg__deque_destroy(&d);
+}
+
 static void
 test_deque_destroy_frees_retired_buffers(void **state)
 {
@@ -761,6 +838,8 @@ main(void)
 		T(test_deque_steal_fifo),
 		T(test_deque_interleaved_push_take_steal),
 		T(test_deque_queue_limit),
+		T(test_deque_take_oldest_in_fifo_order),
+		T(test_deque_take_oldest_makes_room),
 		T(test_deque_destroy_frees_retired_buffers),
 		T(test_deque_grow_out_of_memory_leaves_deque_intact),
 		T(test_deque_grow_out_of_memory_sweep),

@@ -26,6 +26,13 @@
  *            thieves), push D (private again, at B's index) and take
  *            until take returns NULL;
  *   thieves: one steal each (an EMPTY steal sets want).
+ * Scenario "oldest" (tg__deque_take_oldest, what a spawn whose queue is
+ * full does), same thieves:
+ *   owner:   push A, B, C (private); claim the two oldest (split store
+ *            and one CAS on top, racing a thief that read the new split);
+ *            push D; share; claim the oldest again (public now: the
+ *            thief protocol, or a chunk if the thieves emptied the public
+ *            region); take until take returns NULL.
  * Items are pointers to payloads whose rl::var fields the owner writes
  * with plain stores before pushing; whoever gets an item reads them, so a
  * missing release/acquire edge is a data race Relacy reports.  after()
@@ -69,6 +76,9 @@ enum {
 	M_TAKE_TOP_RELAXED,
 	M_STEAL_TOP_RELAXED,
 	M_TAKE_SPLIT_RELAXED,
+	M_OLDEST_SPLIT_RELAXED,
+	M_OLDEST_CAS_RELAXED,
+	M_OLDEST_TOP_RELAXED,
 	M_COUNT
 };
 
@@ -143,6 +153,19 @@ static const struct {
 	 * split value still synchronises with the share.  Deliberately
 	 * stronger for ThreadSanitizer, see deque.h. */
 	{ "take_split_relaxed", false },
+	/* take_oldest: split store release -> relaxed.  A thief that reads
+	 * the claim's split and wins index s reads a slot (or a payload)
+	 * nothing published to it: caught as in share_split_relaxed. */
+	{ "oldest_split_relaxed", true },
+	/* take_oldest: CAS seq_cst -> relaxed.  SURVIVES: as take_cas: the
+	 * atomicity of the CAS on top settles which of owner and thief gets
+	 * index s, and the owner reads nothing through it (its slots are its
+	 * own writes).  Kept seq_cst: same instruction on x86. */
+	{ "oldest_cas_relaxed", false },
+	/* take_oldest: top load acquire -> relaxed.  SURVIVES for the
+	 * load-buffering reason of push_top_relaxed (the value becomes
+	 * top_floor, which push uses to reuse slots); kept. */
+	{ "oldest_top_relaxed", false },
 };
 
 #ifndef TG_MUTANT
@@ -222,6 +245,7 @@ model_order(const char *fn, int op, const void *cell, rl::memory_order mo)
 	bool steal = strcmp(fn, "tg__deque_steal") == 0;
 	bool grow = strcmp(fn, "tg__deque_grow") == 0;
 	bool share = strcmp(fn, "tg__deque_share") == 0;
+	bool oldest = strcmp(fn, "tg__deque_take_oldest") == 0;
 
 	switch (g_mutant) {
 	case M_TAKE_FENCE_ACQREL:
@@ -280,6 +304,18 @@ model_order(const char *fn, int op, const void *cell, rl::memory_order mo)
 		if (take && op == TG_RL_STORE && cell == g_split)
 			return rl::mo_relaxed;
 		break;
+	case M_OLDEST_SPLIT_RELAXED:
+		if (oldest && op == TG_RL_STORE && cell == g_split)
+			return rl::mo_relaxed;
+		break;
+	case M_OLDEST_CAS_RELAXED:
+		if (oldest && op == TG_RL_RMW)
+			return rl::mo_relaxed;
+		break;
+	case M_OLDEST_TOP_RELAXED:
+		if (oldest && op == TG_RL_LOAD && cell == g_top)
+			return rl::mo_relaxed;
+		break;
 	default:
 		break;
 	}
@@ -295,23 +331,30 @@ enum { NITEMS = 4, NTHIEVES = 2, NTHREADS = 1 + NTHIEVES };
  * influence the executions, so Relacy's replay stays deterministic). */
 static struct {
 	unsigned long long runs, stolen, grown, reused, two_thieves;
+	unsigned long long claimed, claim_lost; /* scenario "oldest" */
 } cover;
+
+/* The owner's part of each scenario (the thieves always steal once). */
+enum scenario { SCENARIO_MAIN, SCENARIO_OLDEST };
 
 struct payload {
 	rl::var<int> id;
 	rl::var<int> check;
 };
 
-struct deque_test : rl::test_suite<deque_test, NTHREADS> {
+template <int SCENARIO>
+struct deque_test : rl::test_suite<deque_test<SCENARIO>, NTHREADS> {
 	tg__deque d;
 	payload item[NITEMS];
 	/* got[thread][item]: each thread writes only its own row; after()
 	 * reads them once every thread has finished. */
 	int got[NTHREADS][NITEMS];
+	int first_claim; /* scenario "oldest": what the first claim got */
 
 	void before()
 	{
 		memset(got, 0, sizeof(got));
+		first_claim = -1;
 		RL_ASSERT(tg__deque_init(&d, 2) == 0);
 		g_top = &d.top;
 		g_split = &d.split;
@@ -345,9 +388,40 @@ struct deque_test : rl::test_suite<deque_test, NTHREADS> {
 		return tg__deque_take(&d);
 	}
 
+	/* Scenario "oldest" (a spawn whose queue is full): push A, B, C
+	 * (private); claim the 2 oldest (split store + one CAS on top,
+	 * racing a thief that read the new split); push D; share; claim the
+	 * oldest again (public now: the thief protocol); take until empty. */
+	void owner_oldest()
+	{
+		void *out[4], *x;
+		int n;
+
+		push(0);
+		push(1);
+		push(2);
+		n = tg__deque_take_oldest(&d, out, 2);
+		RL_ASSERT(n == 0 || n == 2);
+		if (n == 2)
+			RL_ASSERT(out[0] == &item[0] && out[1] == &item[1]);
+		first_claim = n;
+		for (int i = 0; i < n; i++)
+			consume(0, out[i]);
+		push(3);
+		(void)tg__deque_share(&d);
+		n = tg__deque_take_oldest(&d, out, 4);
+		RL_ASSERT(n >= 0 && n <= 4);
+		for (int i = 0; i < n; i++)
+			consume(0, out[i]);
+		while ((x = take()) != NULL)
+			consume(0, x);
+	}
+
 	void thread(unsigned index)
 	{
-		if (index == 0) {
+		if (index == 0 && SCENARIO == SCENARIO_OLDEST) {
+			owner_oldest();
+		} else if (index == 0) {
 			void *x;
 
 			push(0);
@@ -398,6 +472,8 @@ struct deque_test : rl::test_suite<deque_test, NTHREADS> {
 			cover.two_thieves += thieves == 2;
 			cover.grown += d.retired != NULL;
 			cover.reused += d.retired == NULL;
+			cover.claimed += first_claim == 2;
+			cover.claim_lost += first_claim == 0;
 		}
 		tg__deque_destroy(&d);
 	}
@@ -414,13 +490,23 @@ run(rl::scheduler_type_e type, unsigned long long iterations, unsigned bound)
 	p.iteration_count = iterations;
 	p.context_bound = bound;
 	p.output_history = false;
-	ok = rl::simulate<deque_test>(p);
+	ok = rl::simulate<deque_test<SCENARIO_MAIN> >(p);
 	if (ok)
-		printf("executions %llu: a thief got an item in %llu, both "
-		       "thieves in %llu; the ring grew in %llu, C reused a "
-		       "stolen slot in %llu\n",
+		printf("main: executions %llu: a thief got an item in %llu, "
+		       "both thieves in %llu; the ring grew in %llu, C reused "
+		       "a stolen slot in %llu\n",
 		       cover.runs, cover.stolen, cover.two_thieves,
 		       cover.grown, cover.reused);
+	if (!ok)
+		return false;
+	memset(&cover, 0, sizeof(cover));
+	ok = rl::simulate<deque_test<SCENARIO_OLDEST> >(p);
+	if (ok)
+		printf("oldest: executions %llu: a thief got an item in %llu; "
+		       "the owner's claim of A and B won in %llu, lost to a "
+		       "thief in %llu\n",
+		       cover.runs, cover.stolen, cover.claimed,
+		       cover.claim_lost);
 	return ok;
 }
 

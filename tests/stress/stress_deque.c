@@ -2,7 +2,8 @@
  * stress_deque.c - multi-thread stress of the work-stealing deque with an
  * exactly-once oracle (reliability.md §4.3 invariant 9).
  *
- * One owner thread pushes and takes (a random mix of bursts) and, as the
+ * One owner thread pushes and takes (a random mix of bursts, some of its
+ * takes claiming the oldest items as a spawn with a full queue does) and, as the
  * scheduler does, shares half of its private items whenever a thief asked
  * (and now and then unasked); 1..4 thief threads steal.  The items are split into rounds; each round uses a fresh
  * deque of initial capacity 1, 2 or 4 (so it grows up to ~20 times) whose
@@ -267,6 +268,18 @@ take_one(void)
 		consume(0, x);
 }
 
+static void
+take_oldest_some(int max)
+{
+	void *out[64];
+	int i, n;
+
+	/* as a spawn whose queue is full does */
+	n = tg__deque_take_oldest(&dq, out, max);
+	for (i = 0; i < n; i++)
+		consume(0, out[i]);
+}
+
 /* One round: returns the number of growths. */
 static int
 run_round(uint64_t *rng, int64_t origin, int64_t capacity)
@@ -313,7 +326,10 @@ run_round(uint64_t *rng, int64_t origin, int64_t capacity)
 					take_one();
 				break;
 			case 6:
-				take_one(); /* the owner pops a run */
+				if ((r >> 44) % 4 == 0) /* from the FIFO end */
+					take_oldest_some(1 + (int)((r >> 46) % 64));
+				else
+					take_one(); /* the owner pops a run */
 				if ((r >> 40) % 4 == 0)
 					(void)tg__deque_share(&dq); /* unasked */
 				break;
