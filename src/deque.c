@@ -153,44 +153,51 @@ tg__deque_take_public(tg__deque *d)
 int
 tg__deque_take_oldest(tg__deque *d, void **out, int max)
 {
-	int64_t s = d->split_owner, n = d->bottom - s, t, i;
 	tg__deque_buf *buf = d->buf_owner;
-	void *item;
+	int64_t s = d->split_owner, t, n, i;
+	int tries;
 
-	/* acquire: as in make_room (a thief's read of a slot happens before
-	 * the owner reuses it); the value becomes top_floor. */
-	t = tg_atomic_load_acquire_i64(&d->top);
-	d->top_floor = t;
-	if (t < s) {
-		/* Public items: the oldest is at top, where thieves take.  Claim
-		 * it by their protocol (fence, CAS), one item. */
-		if (max < 1 || tg__deque_steal(d, &item) != TG__STEAL_OK)
-			return 0;
-		out[0] = item;
-		return 1;
+	if (max < 1)
+		return 0;
+	/* A thief that wins index t makes the CAS below fail: retry a few
+	 * times from the new top, then give up (the caller runs its own). */
+	for (tries = 0; tries < 4; tries++) {
+		/* acquire: as in make_room (a thief's read of a slot happens
+		 * before the owner reuses it); the value becomes top_floor. */
+		t = tg_atomic_load_acquire_i64(&d->top);
+		d->top_floor = t;
+		if (t == s) {
+			/* Nothing public: make the oldest private items public,
+			 * to claim them below as one range. */
+			n = d->bottom - s < max ? d->bottom - s : max;
+			if (n <= 0)
+				return 0;
+			s += n;
+			d->split_owner = s;
+			/* release: publishes the slots and the items' contents
+			 * to a thief that steals one of them before the CAS
+			 * (pairs with the acquire load of split in
+			 * tg__deque_steal). */
+			tg_atomic_store_release_i64(&d->split, s);
+		}
+		n = s - t < max ? s - t : max;
+		for (i = 0; i < n; i++)
+			/* relaxed: the owner wrote these slots itself, and the
+			 * CAS below proves no thief took them. */
+			out[i] = tg_atomic_load_relaxed_ptr(
+				&buf->slot[(t + i) & buf->mask]);
+		/* seq_cst CAS: claims the public range [t, t + n) at once
+		 * against the thieves' CAS on top (each claims one index: none
+		 * can claim inside the range once top has passed it).  The
+		 * owner knows split exactly, so it needs no fence: the steal's
+		 * fence guards the owner's lowering of split in take_public,
+		 * which this thread is not doing. */
+		if (tg_atomic_cas_seqcst_i64(&d->top, t, t + n)) {
+			d->top_floor = t + n;
+			return (int)n;
+		}
 	}
-	/* Nothing public (top == split): claim the oldest n private items
-	 * [s, s + n) by making them public and moving top over them at once. */
-	if (n > max)
-		n = max;
-	if (n <= 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		/* relaxed: private slots, written by the owner itself. */
-		out[i] = tg_atomic_load_relaxed_ptr(&buf->slot[(s + i) & buf->mask]);
-	d->split_owner = s + n;
-	/* release: publishes the slots [s, s + n) and the items' contents to
-	 * a thief that steals one of them before the CAS below (pairs with
-	 * the acquire load of split in tg__deque_steal). */
-	tg_atomic_store_release_i64(&d->split, s + n);
-	/* seq_cst CAS: claims all n against the thieves' CAS on top, which a
-	 * thief can only attempt for t == s after reading the split above.
-	 * If one won index s, the rest stays public for the thieves and the
-	 * owner's own take (take_public); out[] is then void. */
-	if (!tg_atomic_cas_seqcst_i64(&d->top, s, s + n))
-		return 0;
-	d->top_floor = s + n;
-	return (int)n;
+	return 0;
 }
 
 void

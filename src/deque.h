@@ -100,11 +100,12 @@ void *tg__deque_take_public(tg__deque *d);
  * it is full.  Returns false if queue_max items are queued or memory ran
  * out. */
 __attribute__((noinline, cold)) bool tg__deque_make_room(tg__deque *d);
-/* Owner only: claims up to max of the oldest items (the FIFO end), puts
- * them in out[] oldest first and returns how many (0: none could be
- * claimed; the deque is then unchanged, or its items went public, see
- * deque.c).  For a spawner whose queue is full: running the oldest keeps a
- * long flat batch in spawn order, and memory bounded. */
+/* Owner only: claims up to max of the oldest items (the FIFO end, public
+ * or private) with one CAS on top, puts them in out[] oldest first and
+ * returns how many; 0 when empty, or when thieves kept winning the race
+ * (some private items may then have become public).  For a spawner whose
+ * queue is full: running the oldest keeps a long flat batch in spawn
+ * order, and memory bounded. */
 int tg__deque_take_oldest(tg__deque *d, void **out, int max);
 /* Owner only: caps the number of queued items (>= 1). */
 void tg__deque_set_queue_max(tg__deque *d, int64_t queue_max);

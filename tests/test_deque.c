@@ -618,50 +618,48 @@ test_deque_queue_limit(void **state)
 	tg__deque_destroy(&d);
 }
 
-/* take_oldest claims from the FIFO end: a chunk of private items by one
- * CAS when nothing is public, else the oldest public item; the rest stays
- * takeable in LIFO order. */
+/* take_oldest claims from the FIFO end by one CAS on top: a range of the
+ * public items when there are some, else a range of private items made
+ * public for the claim; the rest stays takeable in LIFO order. */
 static void
 test_deque_take_oldest_in_fifo_order(void **state)
 {
 	tg__deque d;
 	void *out[8];
-	int i, n;
+	int i;
 
 	(void)state;
 	assert_int_equal(tg__deque_init(&d, 4), 0);
 	assert_int_equal(tg__deque_take_oldest(&d, out, 8), 0); /* empty */
 	for (i = 0; i < 10; i++)
 		assert_true(tg__deque_push(&d, ITEM(i)));
-	/* All private: the 3 oldest, in order, by one claim. */
-	n = tg__deque_take_oldest(&d, out, 3);
-	assert_int_equal(n, 3);
+	/* All private: the 3 oldest, in order. */
+	assert_int_equal(tg__deque_take_oldest(&d, out, 3), 3);
 	for (i = 0; i < 3; i++)
 		assert_ptr_equal(out[i], ITEM(i));
 	assert_int_equal(top_of(&d), 3);
 	assert_int_equal(split_of(&d), 3);
 	assert_int_equal(d.top_floor, 3);
-	/* Some public: only the oldest public item. */
+	/* 3..9 public: the 2 oldest of them. */
 	share_all(&d);
-	assert_int_equal(tg__deque_take_oldest(&d, out, 8), 1);
+	assert_int_equal(tg__deque_take_oldest(&d, out, 2), 2);
 	assert_ptr_equal(out[0], ITEM(3));
-	/* The newest still come back LIFO, through the public take too. */
+	assert_ptr_equal(out[1], ITEM(4));
+	/* The newest still come back LIFO (the public take), thieves FIFO. */
 	assert_ptr_equal(tg__deque_take(&d), ITEM(9));
-	assert_ptr_equal(steal_one(&d), ITEM(4));
-	/* max bounds the claim; max 0 claims nothing. */
+	assert_ptr_equal(steal_one(&d), ITEM(5));
 	for (i = 10; i < 14; i++)
 		assert_true(tg__deque_push(&d, ITEM(i)));
 	assert_int_equal(tg__deque_take_oldest(&d, out, 0), 0);
-	while ((n = tg__deque_take_oldest(&d, out, 8)) > 0) {
-		/* public 5..8 one at a time, then private 10..13 at once */
-		if (n == 1 && out[0] != ITEM(10)) {
-			assert_true(out[0] >= ITEM(5) && out[0] <= ITEM(8));
-			continue;
-		}
-		assert_int_equal(n, 4);
-		for (i = 0; i < 4; i++)
-			assert_ptr_equal(out[i], ITEM(10 + i));
-	}
+	/* Public 6..8 first (never more than the public range)... */
+	assert_int_equal(tg__deque_take_oldest(&d, out, 8), 3);
+	for (i = 0; i < 3; i++)
+		assert_ptr_equal(out[i], ITEM(6 + i));
+	/* ...then the private 10..13. */
+	assert_int_equal(tg__deque_take_oldest(&d, out, 8), 4);
+	for (i = 0; i < 4; i++)
+		assert_ptr_equal(out[i], ITEM(10 + i));
+	assert_int_equal(tg__deque_take_oldest(&d, out, 8), 0);
 	assert_null(tg__deque_take(&d));
 	assert_true(tg__deque_looks_empty(&d));
 	tg__deque_destroy(&d);

@@ -29,10 +29,10 @@
  * Scenario "oldest" (tg__deque_take_oldest, what a spawn whose queue is
  * full does), same thieves:
  *   owner:   push A, B, C (private); claim the two oldest (split store
- *            and one CAS on top, racing a thief that read the new split);
- *            push D; share; claim the oldest again (public now: the
- *            thief protocol, or a chunk if the thieves emptied the public
- *            region); take until take returns NULL.
+ *            and one CAS on top, racing a thief that read the new split;
+ *            a lost race retries from the new top); push D; share; claim
+ *            again (the public range, or private items made public if the
+ *            thieves emptied it); take until take returns NULL.
  * Items are pointers to payloads whose rl::var fields the owner writes
  * with plain stores before pushing; whoever gets an item reads them, so a
  * missing release/acquire edge is a data race Relacy reports.  after()
@@ -401,9 +401,15 @@ struct deque_test : rl::test_suite<deque_test<SCENARIO>, NTHREADS> {
 		push(1);
 		push(2);
 		n = tg__deque_take_oldest(&d, out, 2);
-		RL_ASSERT(n == 0 || n == 2);
+		/* 2: A and B.  Fewer when thieves won indices and the retries
+		 * claimed what was left (B, or C made public): always a run of
+		 * consecutive items, oldest first. */
+		RL_ASSERT(n >= 0 && n <= 2);
+		for (int i = 0; i < n; i++)
+			RL_ASSERT(static_cast<payload *>(out[i]) ==
+				  static_cast<payload *>(out[0]) + i);
 		if (n == 2)
-			RL_ASSERT(out[0] == &item[0] && out[1] == &item[1]);
+			RL_ASSERT(out[0] == &item[0]);
 		first_claim = n;
 		for (int i = 0; i < n; i++)
 			consume(0, out[i]);
@@ -473,7 +479,7 @@ struct deque_test : rl::test_suite<deque_test<SCENARIO>, NTHREADS> {
 			cover.grown += d.retired != NULL;
 			cover.reused += d.retired == NULL;
 			cover.claimed += first_claim == 2;
-			cover.claim_lost += first_claim == 0;
+			cover.claim_lost += first_claim < 2;
 		}
 		tg__deque_destroy(&d);
 	}
