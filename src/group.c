@@ -142,8 +142,9 @@ core_free(tg__worker *w, tg__gcore *gc)
 	w->free_cores = gc;
 }
 
-int
-tg_group_init(tg_group *g, const tg_group_options *opts)
+/* tg_group_init when its fast path does not apply: the general init. */
+static TG__COLD int
+init_slow(tg_group *g, const tg_group_options *opts)
 {
 	tg__worker *w = tg__self();
 	tg__gcore *gc;
@@ -202,13 +203,66 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	return TG_OK;
 }
 
+/*
+ * The fast path: default options, a cached core, and an enclosing scope
+ * whose fresh memo says "not cancelled" (so the new scope's memo is the
+ * same "not cancelled" at this epoch).  Anything else: init_slow.
+ */
+int
+tg_group_init(tg_group *g, const tg_group_options *opts)
+{
+	tg__worker *w = tg__self();
+	tg__frame *cur;
+	tg__gcore *gc, *scope;
+	handle *h;
+	uint64_t epoch;
+
+	if (__builtin_expect(g == NULL || opts != NULL || w == NULL, 0))
+		return init_slow(g, opts);
+	cur = w->current;
+	gc = w->free_cores;
+	if (__builtin_expect(cur == NULL || gc == NULL, 0))
+		return init_slow(g, opts);
+	scope = cur->open != NULL ? cur->open : cur->group;
+	/* acquire / relaxed: as in tg__scope_cancelled.  The epoch is read
+	 * first, so the memo written below can only be older than the
+	 * answer, never newer. */
+	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
+	if (__builtin_expect(scope != NULL &&
+				     tg_atomic_load_relaxed_u64(&scope->memo) !=
+					     epoch << 1,
+			     0))
+		return init_slow(g, opts);
+	w->free_cores = gc->next_free;
+	gc->owner_worker = w;
+	gc->owner = cur;
+	gc->enclosing = cur->open;
+	gc->parent_scope = scope;
+	gc->policy = TG_POLICY_FAIL_FAST;
+	gc->limit = 0;
+	gc->hooks = 0;
+	gc->name = NULL;
+	gc->spawned_local = 0;
+	gc->done_local = 0;
+	gc->dq_mark = w->dq.bottom;
+	/* relaxed: published with the core, see init_slow. */
+	tg_atomic_store_relaxed_u64(&gc->memo, epoch << 1);
+	cur->open = gc;
+	h = handle_of(g);
+	h->magic = HANDLE_MAGIC;
+	h->core = gc;
+	/* relaxed: as in init_slow. */
+	tg_atomic_store_relaxed_u64(&h->state, HANDLE_OPEN);
+	return TG_OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* Concurrency limit                                                    */
 
 /*
  * A limited group never makes a spawner wait: a child spawned while every
  * slot is taken goes on the group's pending list, and whoever frees a slot
- * (the end of a child, in finish_frame) hands it to the oldest pending
+ * (the end of a child, in tg__finish_frame) hands it to the oldest pending
  * child and queues that child on its own worker.  Nothing blocks on a
  * thread's stack, so no wait can deadlock (a blocking spawn could: a child
  * waiting for a slot that only the task below it on the same stack holds).
@@ -416,14 +470,70 @@ spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
 	return TG_OK;
 }
 
-int
-tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
+/* tg_spawn_at when its fast path does not apply: the general spawn. */
+static TG__COLD int
+spawn_slow(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
 {
 	tg__gcore *gc = open_core(g);
 
 	if (gc == NULL)
 		return closed_status(g);
 	return spawn(gc, fn, arg, NULL, site, true);
+}
+
+/*
+ * The fast path: the group's owner spawning into its open, unlimited,
+ * not cancelled group, with a cached frame and room on its deque.  Every
+ * check falls through to spawn_slow, which repeats the whole spawn, so
+ * this path only has to be right when all of them pass.  It makes no
+ * call except in tail position, so the compiler saves no registers.
+ */
+int
+tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
+{
+	tg__worker *w = tg__self();
+	const handle *h = (const handle *)(const void *)g;
+	tg__gcore *gc;
+	tg__frame *f;
+	tg__deque *d;
+	uint64_t epoch, memo;
+	int64_t b;
+
+	if (__builtin_expect(g == NULL || fn == NULL || w == NULL, 0) ||
+	    h->magic != HANDLE_MAGIC ||
+	    /* relaxed: see open_core. */
+	    tg_atomic_load_relaxed_u64(&h->state) != HANDLE_OPEN)
+		return spawn_slow(g, fn, arg, site);
+	gc = h->core;
+	/* acquire / relaxed: as in tg__scope_cancelled; a fresh memo saying
+	 * "not cancelled" is the only answer taken here. */
+	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
+	memo = tg_atomic_load_relaxed_u64(&gc->memo);
+	f = w->free_frames;
+	d = &w->dq;
+	b = d->bottom;
+	if (__builtin_expect(gc->owner != w->current || memo != epoch << 1 ||
+				     gc->limit != 0 || f == NULL ||
+				     w->next_id == w->id_limit ||
+				     b - d->top_floor >= d->room,
+			     0))
+		return spawn_slow(g, fn, arg, site);
+	w->free_frames = f->next;
+	w->free_frame_count--;
+	f->fn = fn;
+	f->arg = arg;
+	f->group = gc;
+	f->key = gc->spawned_local++;
+	f->id = w->next_id++;
+	f->name = NULL;
+	f->site = site;
+	/* relaxed: index b is private; tg__deque_share publishes it. */
+	tg_atomic_store_relaxed_ptr(&d->buf_owner->slot[b & d->buf_owner->mask],
+				    f);
+	d->bottom = b + 1;
+	if (__builtin_expect(tg__deque_wanted(d), 0))
+		tg__share_work(w);
+	return TG_OK;
 }
 
 int
@@ -456,7 +566,7 @@ static bool
 group_done(tg__gcore *gc)
 {
 	/* seq_cst: pairs with the seq_cst increment of done_remote in
-	 * finish_frame (worker.c), both as the acquire side of the
+	 * tg__finish_frame (worker.c), both as the acquire side of the
 	 * children's writes and as the park re-check (park.h).  Read before
 	 * spawned_remote (see the theory above). */
 	uint64_t done = tg_atomic_load_seqcst_u64(&gc->done_remote);
@@ -493,35 +603,37 @@ wait_children_slow(tg__worker *w, tg__gcore *gc)
 	}
 }
 
-/* The fast part: the group's own children, LIFO from the private end of
- * the deque, with no stealing; anything else goes to the slow loop.
+/* The fast part: what this task queued since the group opened (above
+ * dq_mark: the group's children, and tasks its helpers spawned into other
+ * groups), LIFO from the private end of the deque, without the shared
+ * counters; then, if children are still out (stolen), the slow loop.
  * A child of gc found cancelled is counted here, without a call: the
  * join of a cancelled batch skips each queued child in a few
  * instructions (the owner counts it: gc->owner_worker is w). */
 static inline __attribute__((always_inline)) void
 wait_children(tg__worker *w, tg__gcore *gc)
 {
-	while (!group_done(gc)) {
+	while (w->dq.bottom > gc->dq_mark) {
 		tg__frame *f;
 
 		if (tg__deque_wanted(&w->dq))
 			tg__share_work(w);
 		f = tg__deque_take(&w->dq);
-		if (f == NULL) {
-			wait_children_slow(w, gc);
-			return;
-		}
+		if (f == NULL)
+			break; /* the rest was stolen */
 		if (f->group != gc) {
 			tg__run_frame(w, f); /* another group's task */
 		} else if (!tg__scope_cancelled(w->pool, gc)) {
-			tg__run_unchecked(w, f);
+			tg__run_body(w, f, true);
 		} else if (gc->hooks == 0) {
 			gc->done_local++; /* skipped: cancelled, never run */
 			tg__frame_free(w, f);
 		} else {
-			tg__skip_frame(w, f);
+			tg__finish_frame(w, f, NULL, false); /* hooks */
 		}
 	}
+	if (!group_done(gc))
+		wait_children_slow(w, gc);
 }
 
 /* collect() when no array for the children can be had: nested groups of
@@ -681,37 +793,17 @@ typedef struct join_facts {
  * its own worker runs them oldest first. */
 #define BATCH_FIFO_MIN 64
 
-/* The join proper, on a validated core owned by the current task. */
+/* The join after the wait: every child has finished. */
 static inline __attribute__((always_inline)) tg_error *
-join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err, join_facts *facts)
+join_finish(tg__worker *w, tg__gcore *gc, tg_error *body_err,
+	    bool body_cancelled, join_facts *facts)
 {
-	bool body_cancelled = false;
 	bool outside, won = false;
 	uint64_t own;
 	tg__frame *failed;
 	tg_error *result;
 	const char *name;
 
-	if (body_err != NULL) {
-		if (tg__error_is_cancel(body_err)) {
-			tg_error_decref(body_err);
-			body_err = NULL;
-			body_cancelled = true;
-		} else if (gc->policy == TG_POLICY_FAIL_FAST ||
-			   tg__error_is_fatal(body_err)) {
-			/* An error leaving the body aborts the group, as an
-			 * exception leaving `async with` does. */
-			tg__scope_cancel(w->pool, gc, TG__CANCEL_FAILED);
-		}
-	}
-	/* Batches run oldest first: a large flat batch still queued here runs
-	 * in spawn order, as asyncio runs tasks, so a failure early in the
-	 * batch stops it before the later children start (the early-exit
-	 * benchmark).  Small sets keep LIFO, the newest (cache-warm) first. */
-	if (__builtin_expect(w->dq.bottom - gc->dq_mark >= BATCH_FIFO_MIN, 0) &&
-	    !tg__scope_cancelled(w->pool, gc)) /* all skipped anyway */
-		tg__deque_reverse_private(&w->dq, gc->dq_mark);
-	wait_children(w, gc);
 	/* Off the timer before the core is read for the last time and
 	 * recycled; the lock orders the timer's last write of the bits
 	 * before the reads below (timer.c). */
@@ -795,6 +887,35 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err, join_facts *facts)
 	return NULL;
 }
 
+/* The join proper, on a validated core owned by the current task. */
+static inline __attribute__((always_inline)) tg_error *
+join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err, join_facts *facts)
+{
+	bool body_cancelled = false;
+
+	if (body_err != NULL) {
+		if (tg__error_is_cancel(body_err)) {
+			tg_error_decref(body_err);
+			body_err = NULL;
+			body_cancelled = true;
+		} else if (gc->policy == TG_POLICY_FAIL_FAST ||
+			   tg__error_is_fatal(body_err)) {
+			/* An error leaving the body aborts the group, as an
+			 * exception leaving `async with` does. */
+			tg__scope_cancel(w->pool, gc, TG__CANCEL_FAILED);
+		}
+	}
+	/* Batches run oldest first: a large flat batch still queued here runs
+	 * in spawn order, as asyncio runs tasks, so a failure early in the
+	 * batch stops it before the later children start (the early-exit
+	 * benchmark).  Small sets keep LIFO, the newest (cache-warm) first. */
+	if (__builtin_expect(w->dq.bottom - gc->dq_mark >= BATCH_FIFO_MIN, 0) &&
+	    !tg__scope_cancelled(w->pool, gc)) /* all skipped anyway */
+		tg__deque_reverse_private(&w->dq, gc->dq_mark);
+	wait_children(w, gc);
+	return join_finish(w, gc, body_err, body_cancelled, facts);
+}
+
 /* join_core for the runtime's own joins (tasks that returned with a
  * group open): out of line. */
 static tg_error *
@@ -805,14 +926,39 @@ join_core_slow(tg__worker *w, tg__gcore *gc, tg_error *body_err)
 	return join_core(w, gc, body_err, &facts);
 }
 
-tg_error *
-tg_group_join(tg_group *g, tg_error *body_err)
+/* The handle's state after a join. */
+static void
+set_joined(tg_group *g, const join_facts *facts)
+{
+	handle *h = handle_of(g);
+
+	if (facts->flags & JOINED_HAS_WINNER)
+		h->winner_arg = facts->winner_arg;
+	/* relaxed: see open_core. */
+	tg_atomic_store_relaxed_u64(&h->state, HANDLE_JOINED | facts->flags);
+}
+
+/* The fast path's join after the wait, when something happened: a
+ * failure, a cancellation, a remote spawn or completion. */
+static TG__COLD tg_error *
+join_finish_slow(tg__worker *w, tg_group *g, tg__gcore *gc)
+{
+	join_facts facts;
+	tg_error *result = join_finish(w, gc, NULL, false, &facts);
+
+	set_joined(g, &facts);
+	return result;
+}
+
+/* tg_group_join when its fast path does not apply: the general join, with
+ * the usage errors. */
+static TG__COLD tg_error *
+join_slow(tg_group *g, tg_error *body_err)
 {
 	tg__worker *w = tg__self();
 	tg__gcore *gc = open_core(g);
 	join_facts facts;
 	tg_error *result;
-	handle *h;
 	int status;
 
 	if (gc == NULL) {
@@ -832,12 +978,58 @@ tg_group_join(tg_group *g, tg_error *body_err)
 				       "tg_group_join: a group opened inside "
 				       "this one is still open; join it first");
 	result = join_core(w, gc, body_err, &facts);
-	h = handle_of(g);
-	if (facts.flags & JOINED_HAS_WINNER)
-		h->winner_arg = facts.winner_arg;
-	/* relaxed: see open_core. */
-	tg_atomic_store_relaxed_u64(&h->state, HANDLE_JOINED | facts.flags);
+	set_joined(g, &facts);
 	return result;
+}
+
+/*
+ * The fast path: the owner joins its open group with no body error, no
+ * hooks, no deadline and a small set queued; if, after the wait, nothing
+ * happened (no failure, no cancellation, nothing counted remotely), the
+ * core goes back to the cache as it is, already at rest.  Anything else
+ * takes the general path (join_slow, join_finish_slow).
+ */
+tg_error *
+tg_group_join(tg_group *g, tg_error *body_err)
+{
+	tg__worker *w = tg__self();
+	handle *h = handle_of(g);
+	tg__gcore *gc;
+	uint64_t epoch, memo;
+
+	if (__builtin_expect(g == NULL || w == NULL || body_err != NULL, 0) ||
+	    h->magic != HANDLE_MAGIC ||
+	    /* relaxed: see open_core. */
+	    tg_atomic_load_relaxed_u64(&h->state) != HANDLE_OPEN)
+		return join_slow(g, body_err);
+	gc = h->core;
+	if (__builtin_expect(w->current != gc->owner || w->current->open != gc ||
+				     gc->hooks != 0 || gc->deadline_used ||
+				     w->dq.bottom - gc->dq_mark >=
+					     BATCH_FIFO_MIN,
+			     0))
+		return join_slow(g, body_err);
+	wait_children(w, gc);
+	/* acquire / relaxed: as in cancel_state (a fresh memo saying "not
+	 * cancelled" needs no other look). */
+	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
+	memo = tg_atomic_load_relaxed_u64(&gc->memo);
+	/* relaxed (the failed list and the remote counters): every child is
+	 * counted done; group_done's seq_cst load of done_remote, or this
+	 * thread's own counts, ordered their writes before these loads, and
+	 * the non-empty cases are re-read by join_finish. */
+	if (__builtin_expect(
+		    memo != epoch << 1 ||
+			    tg_atomic_load_relaxed_ptr(&gc->failed) != NULL ||
+			    (tg_atomic_load_relaxed_u64(&gc->done_remote) |
+			     tg_atomic_load_relaxed_u64(&gc->spawned_remote)) != 0,
+		    0))
+		return join_finish_slow(w, g, gc);
+	w->current->open = gc->enclosing;
+	core_free(w, gc);
+	/* relaxed: see open_core. */
+	tg_atomic_store_relaxed_u64(&h->state, HANDLE_JOINED);
+	return NULL;
 }
 
 int

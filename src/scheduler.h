@@ -244,12 +244,6 @@ void tg__worker_loop(tg__worker *w);
 /* Runs f, or skips it (counted as cancelled, never run) when its group's
  * scope is cancelled. */
 void tg__run_frame(tg__worker *w, tg__frame *f);
-/* tg__run_frame for a caller that has just found f's scope not
- * cancelled (the join loop). */
-void tg__run_unchecked(tg__worker *w, tg__frame *f);
-/* Counts f as cancelled before it started, with the hooks of its group
- * (a limited group's slot, first-success): the slow part of a skip. */
-TG__COLD void tg__skip_frame(tg__worker *w, tg__frame *f);
 /* Finds runnable work for w: its own deque, then thieving (the leapfrog
  * hint first); NULL if none.  Joiners pass take_roots = false. */
 tg__frame *tg__find_work(tg__worker *w, bool take_roots);
@@ -326,6 +320,47 @@ tg__current_scope(const tg__worker *w)
 	if (f == NULL)
 		return NULL;
 	return f->open != NULL ? f->open : f->group;
+}
+
+/* worker.c: the end of a task (or of a child skipped as cancelled) in
+ * the cases that need more than a local count: a root, a failure, a group
+ * with hooks, or a completion on a worker other than the group owner's.
+ * ran: the body ran (false: skipped as cancelled). */
+void tg__finish_frame(tg__worker *w, tg__frame *f, tg_error *err, bool ran);
+
+/* Runs f, whose scope was just found not cancelled (tg__run_frame, and
+ * inline in the join loop).  in_join: the caller is the join of f's group
+ * by its owner, so the resumed task's scope is f's group (see below). */
+static inline __attribute__((always_inline)) void
+tg__run_body(tg__worker *w, tg__frame *f, bool in_join)
+{
+	tg__gcore *gc = f->group;
+	tg__frame *saved = w->current;
+	tg_error *err;
+
+	f->open = NULL;
+	w->current = f;
+	err = f->fn(f->arg);
+	if (__builtin_expect(f->open != NULL, 0))
+		err = tg__join_abandoned(w, f, err);
+	w->current = saved;
+	/* A checkpoint of f may have cleared the attention word after
+	 * finding f's scope not cancelled.  That verdict holds for the
+	 * resumed task only if its scope is f's group (or encloses it, which
+	 * a not-cancelled gc implies); otherwise make its next checkpoint
+	 * look (relaxed: only this thread's own later loads depend on it). */
+	if (!in_join && saved != NULL &&
+	    gc != (saved->open != NULL ? saved->open : saved->group))
+		tg_atomic_store_relaxed_u32(&w->attention, 1);
+	if (__builtin_expect(err == NULL && gc->owner_worker == w &&
+				     gc->hooks == 0,
+			     1)) {
+		/* The common case: a success counted on the owner's thread. */
+		gc->done_local++;
+		tg__frame_free(w, f);
+		return;
+	}
+	tg__finish_frame(w, f, err, true);
 }
 
 /* runner.c: a root task finished. */

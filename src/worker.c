@@ -156,8 +156,8 @@ try_win(tg__pool *pool, tg__gcore *gc, tg__frame *f)
  * ran: the body ran (false: skipped as cancelled).  After the count the
  * group may be joined and recycled at once: touch nothing of it
  * afterwards. */
-static void
-finish_frame(tg__worker *w, tg__frame *f, tg_error *err, bool ran)
+void
+tg__finish_frame(tg__worker *w, tg__frame *f, tg_error *err, bool ran)
 {
 	tg__gcore *gc = f->group;
 	/* A success, not a cancellation (which is dropped below). */
@@ -197,57 +197,14 @@ finish_frame(tg__worker *w, tg__frame *f, tg_error *err, bool ran)
 }
 
 void
-tg__skip_frame(tg__worker *w, tg__frame *f)
-{
-	finish_frame(w, f, NULL, false);
-}
-
-/* Runs f, whose scope was just found not cancelled. */
-static inline __attribute__((always_inline)) void
-run_body(tg__worker *w, tg__frame *f)
-{
-	tg__gcore *gc = f->group;
-	tg__frame *saved = w->current;
-	tg_error *err;
-
-	f->open = NULL;
-	w->current = f;
-	err = f->fn(f->arg);
-	if (f->open != NULL)
-		err = tg__join_abandoned(w, f, err);
-	w->current = saved;
-	/* A checkpoint of f may have cleared the attention word after
-	 * finding f's scope not cancelled.  That verdict holds for the
-	 * resumed task only if its scope is f's group (or encloses it, which
-	 * a not-cancelled gc implies); otherwise make its next checkpoint
-	 * look (relaxed: only this thread's own later loads depend on it). */
-	if (saved != NULL &&
-	    gc != (saved->open != NULL ? saved->open : saved->group))
-		tg_atomic_store_relaxed_u32(&w->attention, 1);
-	if (err == NULL && gc->owner_worker == w && gc->hooks == 0) {
-		/* The common case: a success counted on the owner's thread. */
-		gc->done_local++;
-		tg__frame_free(w, f);
-		return;
-	}
-	finish_frame(w, f, err, true);
-}
-
-void
-tg__run_unchecked(tg__worker *w, tg__frame *f)
-{
-	run_body(w, f);
-}
-
-void
 tg__run_frame(tg__worker *w, tg__frame *f)
 {
 	if (tg__scope_cancelled(w->pool, f->group)) {
 		/* Skipped: cancelled before it started; never runs. */
-		finish_frame(w, f, NULL, false);
+		tg__finish_frame(w, f, NULL, false);
 		return;
 	}
-	run_body(w, f);
+	tg__run_body(w, f, false);
 }
 
 static tg__frame *
