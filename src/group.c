@@ -492,6 +492,7 @@ int
 tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
 {
 	tg__worker *w = tg__self();
+	/* The cast, not handle_of: g may be NULL (checked first below). */
 	const handle *h = (const handle *)(const void *)g;
 	tg__gcore *gc;
 	tg__frame *f;
@@ -993,7 +994,8 @@ tg_error *
 tg_group_join(tg_group *g, tg_error *body_err)
 {
 	tg__worker *w = tg__self();
-	handle *h = handle_of(g);
+	/* The cast, not handle_of: g may be NULL (checked first below). */
+	handle *h = (handle *)(void *)g;
 	tg__gcore *gc;
 	uint64_t epoch, memo;
 
