@@ -142,15 +142,51 @@ core_free(tg__worker *w, tg__gcore *gc)
 	w->free_cores = gc;
 }
 
+/* Opens gc for the running task cur of w, in the enclosing scope scope,
+ * with the options (policy, limit, hooks, name) already set and the memo
+ * seeded for epoch (cancelled: the enclosing scope is), and points g's
+ * handle at it. */
+static inline __attribute__((always_inline)) void
+core_open(tg__worker *w, tg__frame *cur, tg__gcore *gc, tg__gcore *scope,
+	  uint64_t epoch, bool cancelled, tg_group *g)
+{
+	handle *h = handle_of(g);
+
+	gc->owner_worker = w;
+	gc->owner = cur;
+	gc->enclosing = cur->open;
+	gc->parent_scope = scope;
+	gc->spawned_local = 0;
+	gc->done_local = 0;
+	gc->dq_mark = w->dq.bottom;
+	/* relaxed: the core reaches other threads inside the frames of its
+	 * children, published by the deque's release store of split. */
+	tg_atomic_store_relaxed_u64(&gc->memo, epoch << 1 | cancelled);
+	cur->open = gc;
+	h->magic = HANDLE_MAGIC;
+	h->core = gc;
+	/* relaxed: same publication as the core. */
+	tg_atomic_store_relaxed_u64(&h->state, HANDLE_OPEN);
+}
+
+/* The options of a group with default options. */
+static inline void
+core_defaults(tg__gcore *gc)
+{
+	gc->policy = TG_POLICY_FAIL_FAST;
+	gc->limit = 0;
+	gc->hooks = 0;
+	gc->name = NULL;
+}
+
 /* tg_group_init when its fast path does not apply: the general init. */
 static TG__COLD int
 init_slow(tg_group *g, const tg_group_options *opts)
 {
 	tg__worker *w = tg__self();
-	tg__gcore *gc;
-	handle *h;
+	tg__gcore *gc, *scope;
 	uint64_t epoch;
-	bool parent;
+	bool cancelled;
 	int policy = opts != NULL ? opts->policy : TG_POLICY_FAIL_FAST;
 	int limit = opts != NULL ? opts->limit : 0;
 
@@ -163,15 +199,8 @@ init_slow(tg_group *g, const tg_group_options *opts)
 	gc = core_alloc(w);
 	if (gc == NULL)
 		return TG_ENOMEM;
-	gc->owner_worker = w;
-	gc->owner = w->current;
-	gc->enclosing = w->current->open;
-	gc->parent_scope = tg__current_scope(w);
-	if (opts == NULL) { /* the common case: the defaults */
-		gc->policy = TG_POLICY_FAIL_FAST;
-		gc->limit = 0;
-		gc->hooks = 0;
-		gc->name = NULL;
+	if (opts == NULL) {
+		core_defaults(gc);
 	} else {
 		gc->policy = policy;
 		gc->limit = (uint32_t)limit;
@@ -181,25 +210,13 @@ init_slow(tg_group *g, const tg_group_options *opts)
 				     : 0);
 		gc->name = opts->name;
 	}
-	gc->spawned_local = 0;
-	gc->done_local = 0;
-	gc->dq_mark = w->dq.bottom;
 	/* Seed the memo: a new scope is cancelled exactly when its enclosing
 	 * scope is.  The epoch is read first, so the memo can only be older
 	 * than the answer, never newer. */
+	scope = tg__current_scope(w);
 	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
-	parent = gc->parent_scope != NULL &&
-		 tg__scope_cancelled(w->pool, gc->parent_scope);
-	/* relaxed: the core reaches other threads inside the frames of its
-	 * children, published by the deque's release store of split. */
-	tg_atomic_store_relaxed_u64(&gc->memo, epoch << 1 | parent);
-	w->current->open = gc;
-
-	h = handle_of(g);
-	h->magic = HANDLE_MAGIC;
-	h->core = gc;
-	/* relaxed: same publication as the core. */
-	tg_atomic_store_relaxed_u64(&h->state, HANDLE_OPEN);
+	cancelled = scope != NULL && tg__scope_cancelled(w->pool, scope);
+	core_open(w, w->current, gc, scope, epoch, cancelled, g);
 	return TG_OK;
 }
 
@@ -214,7 +231,6 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	tg__worker *w = tg__self();
 	tg__frame *cur;
 	tg__gcore *gc, *scope;
-	handle *h;
 	uint64_t epoch;
 
 	if (__builtin_expect(g == NULL || opts != NULL || w == NULL, 0))
@@ -224,9 +240,8 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	if (__builtin_expect(cur == NULL || gc == NULL, 0))
 		return init_slow(g, opts);
 	scope = cur->open != NULL ? cur->open : cur->group;
-	/* acquire / relaxed: as in tg__scope_cancelled.  The epoch is read
-	 * first, so the memo written below can only be older than the
-	 * answer, never newer. */
+	/* acquire / relaxed: as in tg__scope_cancelled; the epoch first, as
+	 * in init_slow. */
 	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
 	if (__builtin_expect(scope != NULL &&
 				     tg_atomic_load_relaxed_u64(&scope->memo) !=
@@ -234,25 +249,8 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 			     0))
 		return init_slow(g, opts);
 	w->free_cores = gc->next_free;
-	gc->owner_worker = w;
-	gc->owner = cur;
-	gc->enclosing = cur->open;
-	gc->parent_scope = scope;
-	gc->policy = TG_POLICY_FAIL_FAST;
-	gc->limit = 0;
-	gc->hooks = 0;
-	gc->name = NULL;
-	gc->spawned_local = 0;
-	gc->done_local = 0;
-	gc->dq_mark = w->dq.bottom;
-	/* relaxed: published with the core, see init_slow. */
-	tg_atomic_store_relaxed_u64(&gc->memo, epoch << 1);
-	cur->open = gc;
-	h = handle_of(g);
-	h->magic = HANDLE_MAGIC;
-	h->core = gc;
-	/* relaxed: as in init_slow. */
-	tg_atomic_store_relaxed_u64(&h->state, HANDLE_OPEN);
+	core_defaults(gc);
+	core_open(w, cur, gc, scope, epoch, false, g);
 	return TG_OK;
 }
 
