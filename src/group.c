@@ -327,17 +327,25 @@ pending_pop(tg__gcore *gc)
 /* Oldest tasks an overflowing spawn runs before it queues its child. */
 #define OVERFLOW_CHUNK 64
 
-/* w's deque is full (queue_max items, or no memory to grow): run the
- * oldest queued tasks, then queue f in the room they left.  Oldest first
- * keeps a long flat batch in spawn order, as asyncio runs it: a failure
- * early in the batch cancels it before the later children start (running
- * the new child instead would start children spawn order says come after
- * the failure).  f runs here only if nothing could be claimed. */
+/* w's deque is full (queue_max items, or no memory to grow).  In a pool
+ * of one worker: run the oldest queued tasks, then queue f in the room
+ * they left.  Oldest first keeps a long flat batch in spawn order, as
+ * asyncio runs it: a failure early in the batch cancels it before the
+ * later children start (running the new child instead would start
+ * children that spawn order puts after the failure).  With more workers
+ * the thieves already take the batch oldest first, from the same end:
+ * the spawner claiming there too made them steal far more tiny tasks, one
+ * at a time, and a batch of 10^6 tiny tasks ran 2-3x slower on 2 workers
+ * (docs/benchmarks.md), so there f runs here, as it does when nothing
+ * could be claimed. */
 static TG__COLD void
 spawn_overflow(tg__worker *w, tg__frame *f)
 {
 	void *oldest[OVERFLOW_CHUNK];
-	int n = tg__deque_take_oldest(&w->dq, oldest, OVERFLOW_CHUNK), i;
+	int n = w->pool->nworkers == 1
+			? tg__deque_take_oldest(&w->dq, oldest, OVERFLOW_CHUNK)
+			: 0;
+	int i;
 
 	for (i = 0; i < n; i++)
 		tg__run_frame(w, oldest[i]);
