@@ -92,9 +92,11 @@ TG_API int tg_group_init(tg_group *g, const tg_group_options *opts);
  * Thread-safety: callable from the owning task and from any task running
  * inside g (children may spawn siblings into it, also while the owner
  * waits in tg_group_join); from elsewhere only while the caller knows g
- * is open.  When the caller's worker already holds many queued tasks the
- * child runs at once, inside tg_spawn, which bounds the memory a huge
- * flat batch needs.
+ * is open.  When the caller's worker already holds many queued tasks
+ * (8192), tg_spawn runs tasks itself before it returns, which bounds the
+ * memory a huge flat batch needs: in a pool of one worker the 64 oldest
+ * queued tasks (so the batch keeps its spawn order), then it queues the
+ * child; with more workers, the child at once.
  *
  * name (tg_spawn_named) labels the task in traces and errors; it must
  * outlive the task (a string literal, say); errors copy it.  site is the
