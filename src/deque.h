@@ -138,22 +138,35 @@ tg__deque_share(tg__deque *d)
 	return true;
 }
 
+/* Owner only: true if push has room without its slow path (one compare:
+ * room = min(capacity, queue_max)). */
+static inline bool
+tg__deque_has_room(const tg__deque *d)
+{
+	return d->bottom - d->top_floor < d->room;
+}
+
+/* Owner only: push when tg__deque_has_room said so. */
+static inline void
+tg__deque_push_room(tg__deque *d, void *item)
+{
+	int64_t b = d->bottom;
+	tg__deque_buf *buf = d->buf_owner;
+
+	/* relaxed: index b is private; tg__deque_share publishes it. */
+	tg_atomic_store_relaxed_ptr(&buf->slot[b & buf->mask], item);
+	d->bottom = b + 1;
+}
+
 /* Owner only.  Returns false if the item could not be queued: queue_max
  * items are already queued, or the buffer was full and could not grow
  * (out of memory). */
 static inline bool
 tg__deque_push(tg__deque *d, void *item)
 {
-	int64_t b = d->bottom;
-	tg__deque_buf *buf;
-
-	/* One compare on the fast path: room = min(capacity, queue_max). */
-	if (b - d->top_floor >= d->room && !tg__deque_make_room(d))
+	if (!tg__deque_has_room(d) && !tg__deque_make_room(d))
 		return false;
-	buf = d->buf_owner;
-	/* relaxed: index b is private; tg__deque_share publishes it. */
-	tg_atomic_store_relaxed_ptr(&buf->slot[b & buf->mask], item);
-	d->bottom = b + 1;
+	tg__deque_push_room(d, item);
 	return true;
 }
 

@@ -416,6 +416,18 @@ tg__limit_release(tg__worker *w, tg__gcore *gc)
 /* ------------------------------------------------------------------ */
 /* Spawning                                                             */
 
+/* The fields of a spawned frame that do not depend on who spawns it. */
+static inline void
+frame_fill(tg__frame *f, tg_task_fn fn, void *arg, tg__gcore *gc,
+	   const char *name, const tg_site *site)
+{
+	f->fn = fn;
+	f->arg = arg;
+	f->group = gc; /* non-NULL: not a root, so f->run is never read */
+	f->name = name;
+	f->site = site;
+}
+
 /* The spawn proper, once g is known open.  wait: over a limited group's
  * limit, queue the child as pending (tg_spawn) or refuse (tg_try_spawn). */
 static inline __attribute__((always_inline)) int
@@ -443,12 +455,8 @@ spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
 			tg__limit_release(w, gc);
 		return TG_ENOMEM;
 	}
-	f->fn = fn;
-	f->arg = arg;
-	f->group = gc; /* non-NULL: not a root, so f->run is never read */
+	frame_fill(f, fn, arg, gc, name, site);
 	f->id = tg__next_task_id(w);
-	f->name = name;
-	f->site = site;
 	if (gc->owner == w->current) {
 		/* The owning task itself (so on the owner's thread). */
 		f->key = gc->spawned_local++;
@@ -498,47 +506,28 @@ int
 tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
 {
 	tg__worker *w = tg__self();
-	/* The cast, not handle_of: g may be NULL (checked first below). */
-	const handle *h = (const handle *)(const void *)g;
-	tg__gcore *gc;
+	tg__gcore *gc = open_core(g);
 	tg__frame *f;
-	tg__deque *d;
 	uint64_t epoch, memo;
-	int64_t b;
 
-	if (__builtin_expect(g == NULL || fn == NULL || w == NULL, 0) ||
-	    h->magic != HANDLE_MAGIC ||
-	    /* relaxed: see open_core. */
-	    tg_atomic_load_relaxed_u64(&h->state) != HANDLE_OPEN)
+	if (__builtin_expect(gc == NULL || fn == NULL || w == NULL, 0))
 		return spawn_slow(g, fn, arg, site);
-	gc = h->core;
 	/* acquire / relaxed: as in tg__scope_cancelled; a fresh memo saying
 	 * "not cancelled" is the only answer taken here. */
 	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
 	memo = tg_atomic_load_relaxed_u64(&gc->memo);
-	f = w->free_frames;
-	d = &w->dq;
-	b = d->bottom;
 	if (__builtin_expect(gc->owner != w->current || memo != epoch << 1 ||
-				     gc->limit != 0 || f == NULL ||
+				     gc->limit != 0 || w->free_frames == NULL ||
 				     w->next_id == w->id_limit ||
-				     b - d->top_floor >= d->room,
+				     !tg__deque_has_room(&w->dq),
 			     0))
 		return spawn_slow(g, fn, arg, site);
-	w->free_frames = f->next;
-	w->free_frame_count--;
-	f->fn = fn;
-	f->arg = arg;
-	f->group = gc;
+	f = tg__frame_alloc(w);
+	frame_fill(f, fn, arg, gc, NULL, site);
 	f->key = gc->spawned_local++;
-	f->id = w->next_id++;
-	f->name = NULL;
-	f->site = site;
-	/* relaxed: index b is private; tg__deque_share publishes it. */
-	tg_atomic_store_relaxed_ptr(&d->buf_owner->slot[b & d->buf_owner->mask],
-				    f);
-	d->bottom = b + 1;
-	if (__builtin_expect(tg__deque_wanted(d), 0))
+	f->id = tg__next_task_id(w);
+	tg__deque_push_room(&w->dq, f);
+	if (__builtin_expect(tg__deque_wanted(&w->dq), 0))
 		tg__share_work(w);
 	return TG_OK;
 }
@@ -1000,18 +989,11 @@ tg_error *
 tg_group_join(tg_group *g, tg_error *body_err)
 {
 	tg__worker *w = tg__self();
-	/* The cast, not handle_of: g may be NULL (checked first below). */
-	handle *h = (handle *)(void *)g;
-	tg__gcore *gc;
+	tg__gcore *gc = open_core(g);
 	uint64_t epoch, memo;
 
-	if (__builtin_expect(g == NULL || w == NULL || body_err != NULL, 0) ||
-	    h->magic != HANDLE_MAGIC ||
-	    /* relaxed: see open_core. */
-	    tg_atomic_load_relaxed_u64(&h->state) != HANDLE_OPEN)
-		return join_slow(g, body_err);
-	gc = h->core;
-	if (__builtin_expect(w->current != gc->owner || w->current->open != gc ||
+	if (__builtin_expect(gc == NULL || w == NULL || body_err != NULL, 0) ||
+	    __builtin_expect(w->current != gc->owner || w->current->open != gc ||
 				     gc->hooks != 0 || gc->deadline_used ||
 				     w->dq.bottom - gc->dq_mark >=
 					     BATCH_FIFO_MIN,
@@ -1036,7 +1018,7 @@ tg_group_join(tg_group *g, tg_error *body_err)
 	w->current->open = gc->enclosing;
 	core_free(w, gc);
 	/* relaxed: see open_core. */
-	tg_atomic_store_relaxed_u64(&h->state, HANDLE_JOINED);
+	tg_atomic_store_relaxed_u64(&handle_of(g)->state, HANDLE_JOINED);
 	return NULL;
 }
 
