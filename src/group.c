@@ -35,21 +35,21 @@
 
 /* The caller's handle, in tg_group's opaque storage. */
 typedef struct handle {
-	uint64_t magic;
-	tg__gcore *core;
 	/* HANDLE_OPEN until joined, then HANDLE_JOINED plus JOINED_* facts;
-	 * read by spawners on other threads. */
+	 * anything else: not an initialised group.  Read by spawners on other
+	 * threads.  One word for "is it a handle" and "is it open", so the
+	 * check that every call makes is one compare. */
 	TG_ATOMIC(uint64_t) state;
+	tg__gcore *core;
 	void *winner_arg; /* after join: first-success's winner */
 } handle;
 
 _Static_assert(sizeof(handle) <= sizeof(tg_group), "tg_group too small");
 _Static_assert(_Alignof(handle) <= _Alignof(tg_group), "tg_group alignment");
 
-#define HANDLE_MAGIC 0x7467726f75703031ULL /* "tgroup01" */
-#define HANDLE_OPEN 1
-#define HANDLE_JOINED 2
-/* What a joined handle remembers (bits above HANDLE_JOINED). */
+#define HANDLE_OPEN 0x7467726f75703031ULL   /* "tgroup01" */
+#define HANDLE_JOINED 0x74676a6f696e6400ULL /* "tgjoind\0" */
+/* What a joined handle remembers (low bits of HANDLE_JOINED). */
 #define JOINED_EXPIRED 4     /* its own deadline had expired */
 #define JOINED_FIRST_SUCCESS 8
 #define JOINED_HAS_WINNER 16
@@ -74,9 +74,8 @@ closed_status(tg_group *g)
 		return TG_EINVAL;
 	h = handle_of(g);
 	/* relaxed: see open_core. */
-	if (h->magic == HANDLE_MAGIC &&
-	    (tg_atomic_load_relaxed_u64(&h->state) & ~(uint64_t)JOINED_MASK) ==
-		    HANDLE_JOINED)
+	if ((tg_atomic_load_relaxed_u64(&h->state) & ~(uint64_t)JOINED_MASK) ==
+	    HANDLE_JOINED)
 		return TG_EFINISHED;
 	return TG_EINVAL;
 }
@@ -93,16 +92,19 @@ open_core(tg_group *g)
 	h = handle_of(g);
 	/* relaxed: the state changes only on the owner's thread at the end
 	 * of the join, after which no legal spawner remains. */
-	if (h->magic != HANDLE_MAGIC ||
-	    tg_atomic_load_relaxed_u64(&h->state) != HANDLE_OPEN)
+	if (tg_atomic_load_relaxed_u64(&h->state) != HANDLE_OPEN)
 		return NULL;
 	return h->core;
 }
 
-/* Cores in a worker's cache keep their shared fields at rest (counters 0,
- * no failures, no cancel bits): fresh ones from calloc, recycled ones
- * because join_core restores that before freeing.  So init only writes the
- * owner-side fields. */
+/* Cores in a worker's cache are at rest: no failures, no cancel bits,
+ * remote counters 0, equal local counters, default options (fail-fast, no
+ * limit, no hooks, no name), join_flags 0, and owner_worker the worker
+ * whose cache holds them (a core never changes worker: the join that
+ * frees it runs on the thread that opened it).  Fresh cores get this from
+ * calloc and core_alloc, recycled ones because the join restores whatever
+ * its group changed.  So the init fast path writes only what depends on
+ * where the group opens. */
 tg__gcore *
 tg__gcore_new(void)
 {
@@ -130,6 +132,7 @@ core_alloc(tg__worker *w)
 	gc = tg__gcore_new();
 	if (gc == NULL)
 		return NULL;
+	gc->owner_worker = w;
 	gc->all_next = w->all_cores;
 	w->all_cores = gc;
 	return gc;
@@ -142,34 +145,31 @@ core_free(tg__worker *w, tg__gcore *gc)
 	w->free_cores = gc;
 }
 
-/* Opens gc for the running task cur of w, in the enclosing scope scope,
- * with the options (policy, limit, hooks, name) already set and the memo
+/* Opens gc, a core of w at rest (core_alloc) with its options set, for
+ * the running task cur of w, in the enclosing scope scope, with the memo
  * seeded for epoch (cancelled: the enclosing scope is), and points g's
- * handle at it. */
+ * handle at it.  The local counters keep their (equal) values: keys only
+ * order one group's children. */
 static inline __attribute__((always_inline)) void
 core_open(tg__worker *w, tg__frame *cur, tg__gcore *gc, tg__gcore *scope,
 	  uint64_t epoch, bool cancelled, tg_group *g)
 {
 	handle *h = handle_of(g);
 
-	gc->owner_worker = w;
 	gc->owner = cur;
 	gc->enclosing = cur->open;
 	gc->parent_scope = scope;
-	gc->spawned_local = 0;
-	gc->done_local = 0;
 	gc->dq_mark = w->dq.bottom;
 	/* relaxed: the core reaches other threads inside the frames of its
 	 * children, published by the deque's release store of split. */
 	tg_atomic_store_relaxed_u64(&gc->memo, epoch << 1 | cancelled);
 	cur->open = gc;
-	h->magic = HANDLE_MAGIC;
 	h->core = gc;
 	/* relaxed: same publication as the core. */
 	tg_atomic_store_relaxed_u64(&h->state, HANDLE_OPEN);
 }
 
-/* The options of a group with default options. */
+/* Back to the default options (the at-rest state). */
 static inline void
 core_defaults(tg__gcore *gc)
 {
@@ -199,9 +199,10 @@ init_slow(tg_group *g, const tg_group_options *opts)
 	gc = core_alloc(w);
 	if (gc == NULL)
 		return TG_ENOMEM;
-	if (opts == NULL) {
-		core_defaults(gc);
-	} else {
+	if (opts != NULL && (policy != TG_POLICY_FAIL_FAST || limit != 0 ||
+			     opts->name != NULL)) {
+		/* Not the defaults: the join restores them. */
+		gc->join_flags |= TG__JOIN_OPTIONS;
 		gc->policy = policy;
 		gc->limit = (uint32_t)limit;
 		gc->hooks = (limit != 0 ? TG__HOOK_LIMIT : 0) |
@@ -249,7 +250,6 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 			     0))
 		return init_slow(g, opts);
 	w->free_cores = gc->next_free;
-	core_defaults(gc);
 	core_open(w, cur, gc, scope, epoch, false, g);
 	return TG_OK;
 }
@@ -607,7 +607,7 @@ wait_children_slow(tg__worker *w, tg__gcore *gc)
  * join of a cancelled batch skips each queued child in a few
  * instructions (the owner counts it: gc->owner_worker is w). */
 static inline __attribute__((always_inline)) void
-wait_children(tg__worker *w, tg__gcore *gc)
+wait_queued(tg__worker *w, tg__gcore *gc)
 {
 	while (w->dq.bottom > gc->dq_mark) {
 		tg__frame *f;
@@ -628,6 +628,12 @@ wait_children(tg__worker *w, tg__gcore *gc)
 			tg__finish_frame(w, f, NULL, false); /* hooks */
 		}
 	}
+}
+
+static inline __attribute__((always_inline)) void
+wait_children(tg__worker *w, tg__gcore *gc)
+{
+	wait_queued(w, gc);
 	if (!group_done(gc))
 		wait_children_slow(w, gc);
 }
@@ -803,7 +809,7 @@ join_finish(tg__worker *w, tg__gcore *gc, tg_error *body_err,
 	/* Off the timer before the core is read for the last time and
 	 * recycled; the lock orders the timer's last write of the bits
 	 * before the reads below (timer.c). */
-	if (__builtin_expect(gc->deadline_used, 0))
+	if (__builtin_expect(gc->join_flags & TG__JOIN_DEADLINE, 0))
 		tg__timer_remove(w->pool, gc);
 
 	/* acquire: pairs with the CAS pushes in record_failure.  Every child
@@ -849,10 +855,16 @@ join_finish(tg__worker *w, tg__gcore *gc, tg_error *body_err,
 		/* relaxed: every remote writer has finished (counted). */
 		tg_atomic_store_relaxed_u64(&gc->done_remote, 0);
 		tg_atomic_store_relaxed_u64(&gc->spawned_remote, 0);
+		/* The local counters differ by the remote ones. */
+		gc->spawned_local = 0;
+		gc->done_local = 0;
 	}
-	if (__builtin_expect(gc->deadline_used, 0)) {
-		gc->deadline = TG_DEADLINE_NONE;
-		gc->deadline_used = false;
+	if (__builtin_expect(gc->join_flags != 0, 0)) {
+		if (gc->join_flags & TG__JOIN_DEADLINE)
+			gc->deadline = TG_DEADLINE_NONE;
+		if (gc->join_flags & TG__JOIN_OPTIONS)
+			core_defaults(gc); /* name was read above */
+		gc->join_flags = 0;
 	}
 	core_free(w, gc);
 
@@ -934,13 +946,18 @@ set_joined(tg_group *g, const join_facts *facts)
 	tg_atomic_store_relaxed_u64(&h->state, HANDLE_JOINED | facts->flags);
 }
 
-/* The fast path's join after the wait, when something happened: a
- * failure, a cancellation, a remote spawn or completion. */
+/* The fast path's join after its own queue is empty, when something
+ * happened: a child still out (stolen), a failure, a cancellation, a
+ * remote spawn or completion. */
 static TG__COLD tg_error *
 join_finish_slow(tg__worker *w, tg_group *g, tg__gcore *gc)
 {
 	join_facts facts;
-	tg_error *result = join_finish(w, gc, NULL, false, &facts);
+	tg_error *result;
+
+	if (!group_done(gc))
+		wait_children_slow(w, gc);
+	result = join_finish(w, gc, NULL, false, &facts);
 
 	set_joined(g, &facts);
 	return result;
@@ -980,10 +997,11 @@ join_slow(tg_group *g, tg_error *body_err)
 
 /*
  * The fast path: the owner joins its open group with no body error, no
- * hooks, no deadline and a small set queued; if, after the wait, nothing
- * happened (no failure, no cancellation, nothing counted remotely), the
- * core goes back to the cache as it is, already at rest.  Anything else
- * takes the general path (join_slow, join_finish_slow).
+ * hooks, no deadline and a small set queued.  It runs what is queued; if
+ * then every child ran here and nothing else happened (no failure, no
+ * cancellation, nothing spawned or counted remotely), the core goes back
+ * to the cache as it is, already at rest.  Anything else takes the
+ * general path (join_slow, join_finish_slow).
  */
 tg_error *
 tg_group_join(tg_group *g, tg_error *body_err)
@@ -994,22 +1012,26 @@ tg_group_join(tg_group *g, tg_error *body_err)
 
 	if (__builtin_expect(gc == NULL || w == NULL || body_err != NULL, 0) ||
 	    __builtin_expect(w->current != gc->owner || w->current->open != gc ||
-				     gc->hooks != 0 || gc->deadline_used ||
+				     gc->join_flags != 0 ||
 				     w->dq.bottom - gc->dq_mark >=
 					     BATCH_FIFO_MIN,
 			     0))
 		return join_slow(g, body_err);
-	wait_children(w, gc);
+	wait_queued(w, gc);
 	/* acquire / relaxed: as in cancel_state (a fresh memo saying "not
 	 * cancelled" needs no other look). */
 	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
 	memo = tg_atomic_load_relaxed_u64(&gc->memo);
-	/* relaxed (the failed list and the remote counters): every child is
-	 * counted done; group_done's seq_cst load of done_remote, or this
-	 * thread's own counts, ordered their writes before these loads, and
-	 * the non-empty cases are re-read by join_finish. */
+	/* Done without a look at other threads' writes: with spawned_remote
+	 * read 0, every spawn this thread has seen was its own (a child of a
+	 * remote spawn reaches this thread only through a steal, which
+	 * orders the spawn's count before it), so equal local counts mean
+	 * every child ran here, and nothing needs the acquire of group_done.
+	 * relaxed (failed list, remote counters): a non-zero or stale value
+	 * only sends the join to join_finish_slow, which waits with
+	 * group_done's seq_cst load and re-reads them. */
 	if (__builtin_expect(
-		    memo != epoch << 1 ||
+		    gc->spawned_local != gc->done_local || memo != epoch << 1 ||
 			    tg_atomic_load_relaxed_ptr(&gc->failed) != NULL ||
 			    (tg_atomic_load_relaxed_u64(&gc->done_remote) |
 			     tg_atomic_load_relaxed_u64(&gc->spawned_remote)) != 0,
@@ -1129,7 +1151,9 @@ tg_group_winner(const tg_group *g, void **arg_out)
 	status = closed_status((tg_group *)g);
 	h = handle_of((tg_group *)g);
 	if (status != TG_EFINISHED)
-		return h->magic == HANDLE_MAGIC ? TG_ESTATE : TG_EINVAL;
+		return tg_atomic_load_relaxed_u64(&h->state) == HANDLE_OPEN
+			       ? TG_ESTATE
+			       : TG_EINVAL;
 	/* relaxed: see open_core. */
 	state = tg_atomic_load_relaxed_u64(&h->state);
 	if ((state & JOINED_FIRST_SUCCESS) == 0)

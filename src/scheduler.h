@@ -44,7 +44,8 @@ typedef struct tg__frame {
 	const char *name;
 	const tg_site *site;     /* spawn site; NULL when not recorded */
 	struct tg__worker *home; /* whose cache it came from; NULL: malloc */
-	struct tg__gcore *open;  /* innermost group it opened, not joined */
+	struct tg__gcore *open;  /* innermost group it opened, not joined;
+				  * NULL whenever it is not running */
 	tg_error *error;         /* failed only: set by record_failure */
 	struct tg__frame *next;  /* cache, injection queue, failed list */
 } tg__frame;
@@ -67,6 +68,10 @@ enum {
 	TG__HOOK_FIRST_SUCCESS = 1u << 1 /* a success may win */
 };
 
+/* tg__gcore.join_flags */
+#define TG__JOIN_DEADLINE 1u /* a deadline was set: take it off the timer */
+#define TG__JOIN_OPTIONS 2u  /* options other than the defaults */
+
 typedef struct tg__gcore {
 	/* Owner side: set by tg_group_init on the owner's thread; read by
 	 * others only while the group is open (so never changing then). */
@@ -87,12 +92,12 @@ typedef struct tg__gcore {
 	struct tg__gcore *next_free; /* worker's cache */
 	struct tg__gcore *all_next;  /* every core of the worker */
 	void *raw; /* allocation base (the struct is cache-line aligned) */
-	/* Deadline (timer.c): deadline and heap_pos under the timer's lock;
-	 * deadline_used is the owner's note that the join must take the core
-	 * off the timer. */
+	/* Deadline (timer.c): deadline and heap_pos under the timer's lock. */
 	int64_t deadline; /* TG_DEADLINE_NONE at rest */
 	size_t heap_pos;  /* SIZE_MAX when not in the heap */
-	bool deadline_used;
+	/* Owner only: what the join must undo to bring the core back to
+	 * rest (group.c, core_alloc); 0 takes the join's fast path. */
+	unsigned join_flags; /* TG__JOIN_* */
 	/* First-success: the winner's arg, written once by the child that
 	 * won the CAS on `won`, read by the joiner after every child is
 	 * counted done. */
@@ -330,7 +335,10 @@ void tg__finish_frame(tg__worker *w, tg__frame *f, tg_error *err, bool ran);
 
 /* Runs f, whose scope was just found not cancelled (tg__run_frame, and
  * inline in the join loop).  in_join: the caller is the join of f's group
- * by its owner, so the resumed task's scope is f's group (see below). */
+ * by its owner, so the resumed task's scope is f's group (see below) and
+ * the group's owner worker is w.  f->open is NULL (frames are at rest
+ * with no open group: new ones are made so, and a task's groups are all
+ * joined before it ends). */
 static inline __attribute__((always_inline)) void
 tg__run_body(tg__worker *w, tg__frame *f, bool in_join)
 {
@@ -338,7 +346,6 @@ tg__run_body(tg__worker *w, tg__frame *f, bool in_join)
 	tg__frame *saved = w->current;
 	tg_error *err;
 
-	f->open = NULL;
 	w->current = f;
 	err = f->fn(f->arg);
 	if (__builtin_expect(f->open != NULL, 0))
@@ -352,7 +359,8 @@ tg__run_body(tg__worker *w, tg__frame *f, bool in_join)
 	if (!in_join && saved != NULL &&
 	    gc != (saved->open != NULL ? saved->open : saved->group))
 		tg_atomic_store_relaxed_u32(&w->attention, 1);
-	if (__builtin_expect(err == NULL && gc->owner_worker == w &&
+	if (__builtin_expect(err == NULL &&
+				     (in_join || gc->owner_worker == w) &&
 				     gc->hooks == 0,
 			     1)) {
 		/* The common case: a success counted on the owner's thread. */

@@ -224,7 +224,7 @@ tg__timer_set(tg__pool *pool, tg__gcore *gc, int64_t deadline)
 		goto out;
 	}
 	/* The join resets the deadline and takes the core off the heap. */
-	gc->deadline_used = true;
+	gc->join_flags |= TG__JOIN_DEADLINE;
 	if (deadline == TG_DEADLINE_NONE) {
 		heap_remove(t, gc);
 		gc->deadline = deadline;

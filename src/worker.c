@@ -72,6 +72,7 @@ tg__frame_alloc_slow(tg__worker *w)
 	if (f != NULL) {
 		f->home = w;
 		f->run = NULL; /* a spawned frame, never a root, for life */
+		f->open = NULL; /* at rest: see tg__run_body */
 	}
 	return f;
 }

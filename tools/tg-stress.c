@@ -1481,6 +1481,63 @@ heap_kib(void)
 #endif
 }
 
+/* Where the resident memory is, in KiB, from /proc/self/smaps: the main
+ * heap, other anonymous memory (glibc's per-thread arenas and large
+ * mmapped blocks), thread stacks (a read-write anonymous mapping right
+ * above a small no-access guard), and the rest (code, data, the main
+ * stack).  A diagnostic: it says which kind of memory grows. */
+struct rss_parts {
+	uint64_t heap, anon, stacks, other;
+};
+
+static bool
+rss_parts(struct rss_parts *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512], perms[8] = "", prev_perms[8] = "";
+	unsigned long long lo = 0, hi = 0, prev_lo = 0, prev_hi = 0, kib;
+	uint64_t *into = &p->other;
+	bool prev_anon = false;
+
+	memset(p, 0, sizeof *p);
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof line, f) != NULL) {
+		unsigned long long a, b;
+		char pm[8];
+		int path = 0;
+
+		if (sscanf(line, "%llx-%llx %7s %*s %*s %*s %n", &a, &b, pm,
+			   &path) >= 3 &&
+		    path > 0) {
+			bool anon = line[path] == '\n' || line[path] == '\0';
+
+			prev_lo = lo;
+			prev_hi = hi;
+			memcpy(prev_perms, perms, sizeof perms);
+			lo = a;
+			hi = b;
+			memcpy(perms, pm, sizeof perms);
+			if (strncmp(line + path, "[heap]", 6) == 0)
+				into = &p->heap;
+			else if (!anon)
+				into = &p->other;
+			else if (prev_anon && prev_hi == lo &&
+				 prev_perms[0] == '-' && prev_perms[1] == '-' &&
+				 prev_hi - prev_lo <= 64 * 1024)
+				into = &p->stacks;
+			else
+				into = &p->anon;
+			prev_anon = anon;
+			continue;
+		}
+		if (sscanf(line, "Rss: %llu kB", &kib) == 1)
+			*into += kib;
+	}
+	fclose(f);
+	return true;
+}
+
 struct rss_log {
 	int64_t next_ns;
 	uint64_t baseline, last, max;
@@ -1508,14 +1565,21 @@ rss_sample(const struct config *cfg, struct rss_log *l, int64_t elapsed)
 		if (kib > l->max)
 			l->max = kib;
 	}
-	if (!cfg->quiet)
+	if (!cfg->quiet) {
+		struct rss_parts parts;
+
+		rss_parts(&parts);
 		fprintf(stderr,
-			"%stg-stress: rss %" PRIu64 " KiB, malloc in use %" PRIu64
+			"%stg-stress: rss %" PRIu64 " KiB (heap %" PRIu64
+			", other anonymous %" PRIu64 ", thread stacks %" PRIu64
+			", files and main stack %" PRIu64 "), malloc in use %" PRIu64
 			" KiB at %.0f s%s\n",
-			isatty(2) ? "\r\033[K" : "", kib, heap,
+			isatty(2) ? "\r\033[K" : "", kib, parts.heap, parts.anon,
+			parts.stacks, parts.other, heap,
 			(double)elapsed / NS_PER_S,
 			l->baseline == kib && l->after_warmup == 0 ? " (baseline)"
 								   : "");
+	}
 }
 
 static double
