@@ -80,21 +80,23 @@ closed_status(tg_group *g)
 	return TG_EINVAL;
 }
 
+/* Is g an initialised, open handle?  Then its core is h->core, never
+ * NULL (core_open sets it before the state). */
+static inline bool
+handle_open(tg_group *g)
+{
+	/* relaxed: the state changes only on the owner's thread at the end
+	 * of the join, after which no legal spawner remains. */
+	return g != NULL &&
+	       tg_atomic_load_relaxed_u64(&handle_of(g)->state) == HANDLE_OPEN;
+}
+
 /* The core of an initialised, open handle; NULL otherwise (closed_status
  * says why). */
 static inline tg__gcore *
 open_core(tg_group *g)
 {
-	handle *h;
-
-	if (g == NULL)
-		return NULL;
-	h = handle_of(g);
-	/* relaxed: the state changes only on the owner's thread at the end
-	 * of the join, after which no legal spawner remains. */
-	if (tg_atomic_load_relaxed_u64(&h->state) != HANDLE_OPEN)
-		return NULL;
-	return h->core;
+	return handle_open(g) ? handle_of(g)->core : NULL;
 }
 
 /* Cores in a worker's cache are at rest: no failures, no cancel bits,
@@ -506,17 +508,14 @@ int
 tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
 {
 	tg__worker *w = tg__self();
-	tg__gcore *gc = open_core(g);
+	tg__gcore *gc;
 	tg__frame *f;
-	uint64_t epoch, memo;
 
-	if (__builtin_expect(gc == NULL || fn == NULL || w == NULL, 0))
+	if (__builtin_expect(!handle_open(g) || fn == NULL || w == NULL, 0))
 		return spawn_slow(g, fn, arg, site);
-	/* acquire / relaxed: as in tg__scope_cancelled; a fresh memo saying
-	 * "not cancelled" is the only answer taken here. */
-	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
-	memo = tg_atomic_load_relaxed_u64(&gc->memo);
-	if (__builtin_expect(gc->owner != w->current || memo != epoch << 1 ||
+	gc = handle_of(g)->core;
+	if (__builtin_expect(gc->owner != w->current ||
+				     !tg__scope_surely_live(w->pool, gc) ||
 				     gc->limit != 0 || w->free_frames == NULL ||
 				     w->next_id == w->id_limit ||
 				     !tg__deque_has_room(&w->dq),
@@ -619,7 +618,9 @@ wait_queued(tg__worker *w, tg__gcore *gc)
 			break; /* the rest was stolen */
 		if (f->group != gc) {
 			tg__run_frame(w, f); /* another group's task */
-		} else if (!tg__scope_cancelled(w->pool, gc)) {
+		} else if (__builtin_expect(
+				   tg__scope_surely_live(w->pool, gc), 1) ||
+			   !tg__scope_cancelled(w->pool, gc)) {
 			tg__run_body(w, f, true);
 		} else if (gc->hooks == 0) {
 			gc->done_local++; /* skipped: cancelled, never run */
@@ -743,11 +744,7 @@ collect(tg__worker *w, tg__frame *failed, tg_error *body_err)
 static inline void
 cancel_state(tg__pool *pool, tg__gcore *gc, uint64_t *own, bool *outside)
 {
-	/* acquire / relaxed: as in tg__scope_cancelled. */
-	uint64_t epoch = tg_atomic_load_acquire_u64(&pool->cancel_epoch);
-	uint64_t memo = tg_atomic_load_relaxed_u64(&gc->memo);
-
-	if (memo == epoch << 1) {
+	if (tg__scope_surely_live(pool, gc)) {
 		*own = 0;
 		*outside = false;
 		return;
@@ -1007,21 +1004,19 @@ tg_error *
 tg_group_join(tg_group *g, tg_error *body_err)
 {
 	tg__worker *w = tg__self();
-	tg__gcore *gc = open_core(g);
-	uint64_t epoch, memo;
+	tg__gcore *gc;
 
-	if (__builtin_expect(gc == NULL || w == NULL || body_err != NULL, 0) ||
-	    __builtin_expect(w->current != gc->owner || w->current->open != gc ||
+	if (__builtin_expect(!handle_open(g) || w == NULL || body_err != NULL,
+			     0))
+		return join_slow(g, body_err);
+	gc = handle_of(g)->core;
+	if (__builtin_expect(w->current != gc->owner || w->current->open != gc ||
 				     gc->join_flags != 0 ||
 				     w->dq.bottom - gc->dq_mark >=
 					     BATCH_FIFO_MIN,
 			     0))
 		return join_slow(g, body_err);
 	wait_queued(w, gc);
-	/* acquire / relaxed: as in cancel_state (a fresh memo saying "not
-	 * cancelled" needs no other look). */
-	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
-	memo = tg_atomic_load_relaxed_u64(&gc->memo);
 	/* Done without a look at other threads' writes: with spawned_remote
 	 * read 0, every spawn this thread has seen was its own (a child of a
 	 * remote spawn reaches this thread only through a steal, which
@@ -1029,9 +1024,11 @@ tg_group_join(tg_group *g, tg_error *body_err)
 	 * every child ran here, and nothing needs the acquire of group_done.
 	 * relaxed (failed list, remote counters): a non-zero or stale value
 	 * only sends the join to join_finish_slow, which waits with
-	 * group_done's seq_cst load and re-reads them. */
+	 * group_done's seq_cst load and re-reads them.  A fresh memo saying
+	 * "not cancelled" needs no other look (as in cancel_state). */
 	if (__builtin_expect(
-		    gc->spawned_local != gc->done_local || memo != epoch << 1 ||
+		    gc->spawned_local != gc->done_local ||
+			    !tg__scope_surely_live(w->pool, gc) ||
 			    tg_atomic_load_relaxed_ptr(&gc->failed) != NULL ||
 			    (tg_atomic_load_relaxed_u64(&gc->done_remote) |
 			     tg_atomic_load_relaxed_u64(&gc->spawned_remote)) != 0,

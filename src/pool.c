@@ -19,7 +19,7 @@
 /* Queued tasks per worker beyond which a spawn runs its child at once,
  * inside tg_spawn: bounds memory for huge flat batches (nothing is
  * reserved per batch). */
-#define DEQUE_QUEUE_MAX 8192
+#define DEQUE_QUEUE_MAX TG__QUEUE_MAX
 
 _Thread_local tg__worker *tg__tls_self
 	__attribute__((tls_model("initial-exec")));

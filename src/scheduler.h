@@ -151,7 +151,11 @@ typedef struct tg__worker {
 	TG_ATOMIC(uint32_t) attention;
 	/* Caches (owner only). */
 	_Alignas(64) tg__frame *free_frames;
-	uint32_t free_frame_count;
+	/* Frames whose home is this worker and that malloc has not had back:
+	 * running, queued, pending, cached, or on their way home.  Counted
+	 * only when one is made or given back, so the cache's push and pop
+	 * carry no count. */
+	uint64_t frames_owned;
 	tg__gcore *free_cores;
 	tg__gcore *all_cores;
 	pthread_t thread;
@@ -159,8 +163,13 @@ typedef struct tg__worker {
 	void *raw; /* allocation base (the struct is cache-line aligned) */
 } tg__worker;
 
-/* Frames kept per worker beyond which freed frames go back to malloc. */
-#define TG__FRAME_CACHE_MAX 4096
+/* Items a worker's deque queues at most (pool.c). */
+#define TG__QUEUE_MAX 8192
+/* Frames a worker owns beyond which its freed frames go back to malloc:
+ * room for a full queue and as many more running, nested or pending, so a
+ * steady flat batch recycles its frames, and memory after a burst (a
+ * limited group's long pending list) goes back. */
+#define TG__FRAMES_OWNED_MAX (2 * TG__QUEUE_MAX)
 
 /* Slow paths: kept out of line so the fast paths around them stay small
  * (fewer saved registers). */
@@ -179,20 +188,18 @@ tg__frame_alloc(tg__worker *w)
 	if (f == NULL)
 		return tg__frame_alloc_slow(w);
 	w->free_frames = f->next;
-	w->free_frame_count--;
 	return f; /* f->home == w: set when it was first allocated */
 }
 
 static inline void
 tg__frame_free(tg__worker *w, tg__frame *f)
 {
-	if (f->home != w || w->free_frame_count >= TG__FRAME_CACHE_MAX) {
+	if (f->home != w || w->frames_owned > TG__FRAMES_OWNED_MAX) {
 		tg__frame_free_slow(w, f);
 		return;
 	}
 	f->next = w->free_frames;
 	w->free_frames = f;
-	w->free_frame_count++;
 }
 
 /* A process-unique task id, from the worker's reserved block. */
@@ -312,6 +319,17 @@ tg__scope_cancelled(tg__pool *pool, tg__gcore *gc)
 		return memo & 1;
 	}
 	return tg__scope_cancelled_slow(pool, gc, epoch);
+}
+/* True when gc's memo is fresh and says "not cancelled": the answer the
+ * fast paths take without a call (on false they ask tg__scope_cancelled
+ * or take their slow path).  acquire / relaxed: as in
+ * tg__scope_cancelled. */
+static inline bool
+tg__scope_surely_live(tg__pool *pool, tg__gcore *gc)
+{
+	uint64_t epoch = tg_atomic_load_acquire_u64(&pool->cancel_epoch);
+
+	return tg_atomic_load_relaxed_u64(&gc->memo) == epoch << 1;
 }
 void tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason);
 /* The cancellation scope of the code w is running: the innermost group

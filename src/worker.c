@@ -56,20 +56,13 @@ tg__frame_alloc_slow(tg__worker *w)
 	 * so the returning worker's last writes to each frame are done. */
 	f = tg_atomic_xchg_acqrel_ptr(&w->returned_frames, NULL);
 	if (f != NULL) {
-		tg__frame *last = f;
-		uint32_t n = 1;
-
-		while (last->next != NULL) {
-			last = last->next;
-			n++;
-		}
-		/* Keep all but the first in the cache. */
+		/* The cache is empty: the rest of the list becomes it. */
 		w->free_frames = f->next;
-		w->free_frame_count += n - 1;
 		return f;
 	}
 	f = tg__malloc(sizeof(*f));
 	if (f != NULL) {
+		w->frames_owned++;
 		f->home = w;
 		f->run = NULL; /* a spawned frame, never a root, for life */
 		f->open = NULL; /* at rest: see tg__run_body */
@@ -84,7 +77,9 @@ tg__frame_free_slow(tg__worker *w, tg__frame *f)
 	void *head;
 
 	if (home == NULL || home == w) {
-		/* Ours and the cache is full, or a root's (from malloc). */
+		/* Ours while we own too many, or a root's (from malloc). */
+		if (home == w)
+			w->frames_owned--;
 		tg__free(f);
 		return;
 	}

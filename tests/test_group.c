@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -613,6 +614,105 @@ test_group_steady_state_allocates_nothing(void **state)
 	setup(state);
 }
 
+/* Frames made for a burst go back to malloc once the burst is over: a
+ * limited group whose 40,000 children all wait as pending (each holds a
+ * frame) leaves at most about a queue's worth of them cached. */
+static atomic_long live_blocks, peak_blocks;
+
+static void
+live_add(long d)
+{
+	long now = atomic_fetch_add(&live_blocks, d) + d;
+	long peak = atomic_load(&peak_blocks);
+
+	while (now > peak &&
+	       !atomic_compare_exchange_weak(&peak_blocks, &peak, now))
+		;
+}
+
+static void *
+live_malloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (p != NULL)
+		live_add(1);
+	return p;
+}
+
+static void *
+live_calloc(size_t c, size_t n)
+{
+	void *p = calloc(c, n);
+
+	if (p != NULL)
+		live_add(1);
+	return p;
+}
+
+static void *
+live_realloc(void *p, size_t n)
+{
+	void *q = realloc(p, n);
+
+	if (q != NULL && p == NULL)
+		live_add(1);
+	return q;
+}
+
+static void
+live_free(void *p)
+{
+	if (p != NULL)
+		live_add(-1);
+	free(p);
+}
+
+#define BURST 40000
+
+static tg_error *
+pending_burst(void *arg)
+{
+	struct many *m = arg;
+	tg_group g;
+	int i;
+
+	assert_int_equal(tg_group_init(&g, &(tg_group_options){ .limit = 1 }),
+			 TG_OK);
+	for (i = 0; i < m->n; i++)
+		assert_int_equal(tg_spawn(&g, count_up, &m->counter), TG_OK);
+	return tg_group_join(&g, NULL);
+}
+
+static void
+test_group_frames_of_a_burst_go_back_to_malloc(void **state)
+{
+	tg_allocator live = { live_malloc, live_calloc, live_realloc,
+			      live_free };
+	struct many m = { 0, BURST };
+	long before;
+	tg_runner *r;
+
+	(void)state;
+	assert_int_equal(tg_runner_destroy(runner1), TG_OK);
+	assert_int_equal(tg_runner_destroy(runner2), TG_OK);
+	assert_int_equal(tg_set_allocator(&live), TG_OK);
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){ .threads = 1 }),
+			 TG_OK);
+	before = atomic_load(&live_blocks);
+	atomic_store(&peak_blocks, before);
+	assert_null(tg_runner_run(r, pending_burst, &m));
+	assert_int_equal(m.counter, BURST);
+	/* Every pending child held its own frame at once... */
+	assert_true(atomic_load(&peak_blocks) - before >= BURST);
+	/* ...and after the join at most 2 queues' worth stay (16,384). */
+	assert_true(atomic_load(&live_blocks) - before <= 2 * 8192 + 64);
+	assert_int_equal(tg_runner_destroy(r), TG_OK);
+	assert_int_equal(atomic_load(&live_blocks), 0); /* nothing leaked */
+	assert_int_equal(tg_reset_allocator(), TG_OK);
+	assert_int_equal(setup(state), 0);
+}
+
 /* Out of memory for the join's array of children: the errors are still
  * all there, nested in chunks, leaves in spawn order. */
 static size_t fail_size; /* malloc of exactly this size fails, once */
@@ -685,6 +785,7 @@ main(void)
 		cmocka_unit_test(test_group_never_joined_is_joined_and_reported),
 		cmocka_unit_test(test_group_steady_state_allocates_nothing),
 		cmocka_unit_test(test_group_join_without_memory_for_the_children_array_keeps_all),
+		cmocka_unit_test(test_group_frames_of_a_burst_go_back_to_malloc),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
