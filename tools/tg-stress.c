@@ -80,6 +80,7 @@ struct config {
 	int64_t rss_interval_ns;
 	int64_t rss_warmup_ns;
 	double max_rss_growth; /* percent; < 0: not checked */
+	bool rss_trim; /* malloc_trim(0) before each sample */
 	bool quiet;
 };
 
@@ -1538,9 +1539,21 @@ rss_parts(struct rss_parts *p)
 	return true;
 }
 
+/* Gives the allocator's free pages back to the system (glibc's
+ * malloc_trim): what RSS then counts is memory the process holds, not what
+ * the allocator kept after a peak. */
+static void
+trim_heap(void)
+{
+#ifdef HAVE_MALLINFO2
+	malloc_trim(0);
+#endif
+}
+
 struct rss_log {
 	int64_t next_ns;
 	uint64_t baseline, last, max;
+	uint64_t raw_baseline, raw_last; /* with --rss-trim: before the trim */
 	uint64_t heap_baseline, heap_last;
 	int samples, after_warmup;
 };
@@ -1548,15 +1561,21 @@ struct rss_log {
 static void
 rss_sample(const struct config *cfg, struct rss_log *l, int64_t elapsed)
 {
-	uint64_t kib = rss_kib(), heap = heap_kib();
+	uint64_t raw = rss_kib(), kib = raw, heap = heap_kib();
 
+	if (cfg->rss_trim) {
+		trim_heap();
+		kib = rss_kib();
+	}
 	l->samples++;
 	l->last = kib;
+	l->raw_last = raw;
 	l->heap_last = heap;
 	l->next_ns += cfg->rss_interval_ns;
 	if (elapsed < cfg->rss_warmup_ns || l->baseline == 0) {
 		if (elapsed >= cfg->rss_warmup_ns) {
 			l->baseline = kib;
+			l->raw_baseline = raw;
 			l->heap_baseline = heap;
 		}
 		l->max = kib;
@@ -1568,14 +1587,20 @@ rss_sample(const struct config *cfg, struct rss_log *l, int64_t elapsed)
 	if (!cfg->quiet) {
 		struct rss_parts parts;
 
+		char before[64] = "";
+
+		if (cfg->rss_trim)
+			snprintf(before, sizeof before,
+				 " after malloc_trim, %" PRIu64 " KiB before",
+				 raw);
 		rss_parts(&parts);
 		fprintf(stderr,
-			"%stg-stress: rss %" PRIu64 " KiB (heap %" PRIu64
+			"%stg-stress: rss %" PRIu64 " KiB%s (heap %" PRIu64
 			", other anonymous %" PRIu64 ", thread stacks %" PRIu64
 			", files and main stack %" PRIu64 "), malloc in use %" PRIu64
 			" KiB at %.0f s%s\n",
-			isatty(2) ? "\r\033[K" : "", kib, parts.heap, parts.anon,
-			parts.stacks, parts.other, heap,
+			isatty(2) ? "\r\033[K" : "", kib, before, parts.heap,
+			parts.anon, parts.stacks, parts.other, heap,
 			(double)elapsed / NS_PER_S,
 			l->baseline == kib && l->after_warmup == 0 ? " (baseline)"
 								   : "");
@@ -1583,12 +1608,17 @@ rss_sample(const struct config *cfg, struct rss_log *l, int64_t elapsed)
 }
 
 static double
+growth_pct(uint64_t baseline, uint64_t last)
+{
+	if (baseline == 0)
+		return 0.0;
+	return 100.0 * ((double)last - (double)baseline) / (double)baseline;
+}
+
+static double
 rss_growth(const struct rss_log *l)
 {
-	if (l->baseline == 0 || l->after_warmup == 0)
-		return 0.0;
-	return 100.0 * ((double)l->last - (double)l->baseline) /
-	       (double)l->baseline;
+	return l->after_warmup == 0 ? 0.0 : growth_pct(l->baseline, l->last);
 }
 
 static void
@@ -1674,6 +1704,10 @@ usage(FILE *f)
 	      "(default 1m)\n"
 	      "  --max-rss-growth P  with --rss: fail if RSS grew more than "
 	      "P percent\n"
+	      "  --rss-trim          with --rss: give malloc's free pages back "
+	      "(malloc_trim)\n"
+	      "                      before each sample; the growth is then "
+	      "measured after it\n"
 	      "  --quiet             no progress bar, only the seed and the "
 	      "summary\n"
 	      "  --help              this text\n\n"
@@ -1788,7 +1822,7 @@ enum {
 	OPT_SEED = 256, OPT_THREADS, OPT_TREES, OPT_DURATION, OPT_TREE,
 	OPT_DEPTH, OPT_FAIL, OPT_FATAL, OPT_CHILDREN, OPT_TASKS,
 	OPT_TREE_TIMEOUT, OPT_RSS, OPT_RSS_INTERVAL, OPT_RSS_WARMUP,
-	OPT_RSS_GROWTH, OPT_QUIET, OPT_HELP
+	OPT_RSS_GROWTH, OPT_RSS_TRIM, OPT_QUIET, OPT_HELP
 };
 
 static void
@@ -1810,6 +1844,7 @@ parse_args(struct config *cfg, int argc, char **argv)
 		{ "rss-interval", required_argument, NULL, OPT_RSS_INTERVAL },
 		{ "rss-warmup", required_argument, NULL, OPT_RSS_WARMUP },
 		{ "max-rss-growth", required_argument, NULL, OPT_RSS_GROWTH },
+		{ "rss-trim", no_argument, NULL, OPT_RSS_TRIM },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 }
@@ -1868,6 +1903,14 @@ parse_args(struct config *cfg, int argc, char **argv)
 			cfg->tree_timeout_ns =
 				parse_duration(optarg, "--tree-timeout");
 			break;
+		case OPT_RSS_TRIM:
+#ifdef HAVE_MALLINFO2
+			cfg->rss_trim = true;
+			break;
+#else
+			usage_error("%s needs glibc's malloc_trim", "--rss-trim");
+			break;
+#endif
 		case OPT_RSS:
 			cfg->rss = true;
 			break;
@@ -1902,6 +1945,8 @@ parse_args(struct config *cfg, int argc, char **argv)
 		usage_error("%s needs a single --threads value", "--tree");
 	if (cfg->max_rss_growth >= 0 && !cfg->rss)
 		usage_error("%s needs --rss", "--max-rss-growth");
+	if (cfg->rss_trim && !cfg->rss)
+		usage_error("%s needs --rss", "--rss-trim");
 	if (!seeded)
 		cfg->seed = mix((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32)) %
 			    1000000000u;
@@ -2002,6 +2047,11 @@ run_all(const struct config *cfg, struct pool *pools, struct tree *t)
 	       rss.baseline, (double)cfg->rss_warmup_ns / NS_PER_S, rss.last,
 	       rss.max, rss_growth(&rss), rss.after_warmup, rss.heap_baseline,
 	       rss.heap_last);
+	if (cfg->rss_trim)
+		printf("tg-stress: rss: measured after malloc_trim; before it: "
+		       "baseline %" PRIu64 " KiB, last %" PRIu64 " KiB, growth "
+		       "%+.2f%%\n", rss.raw_baseline, rss.raw_last,
+		       growth_pct(rss.raw_baseline, rss.raw_last));
 	if (cfg->max_rss_growth >= 0 && rss_growth(&rss) > cfg->max_rss_growth) {
 		printf("tg-stress: FAILED invariant rss-growth: %+.2f%% > %.2f%% "
 		       "(seed %" PRIu64 ")\n", rss_growth(&rss),
