@@ -547,7 +547,31 @@ test_group_never_joined_is_joined_and_reported(void **state)
 }
 
 /* ---------------------------------------------------------------- */
-/* Steady state allocates nothing                                    */
+/* Tests with an allocator of their own                              */
+
+/* The allocator can only change while no runner exists: the shared
+ * runners go, `a` is installed, and *r is a new one-worker runner. */
+static void
+own_allocator_runner(const tg_allocator *a, tg_runner **r)
+{
+	assert_int_equal(tg_runner_destroy(runner1), TG_OK);
+	assert_int_equal(tg_runner_destroy(runner2), TG_OK);
+	assert_int_equal(tg_set_allocator(a), TG_OK);
+	assert_int_equal(tg_runner_create(r, &(tg_runner_config){ .threads = 1 }),
+			 TG_OK);
+}
+
+/* Undoes own_allocator_runner: r goes, the default allocator and the
+ * shared runners come back. */
+static void
+own_allocator_done(tg_runner *r, void **state)
+{
+	assert_int_equal(tg_runner_destroy(r), TG_OK);
+	assert_int_equal(tg_reset_allocator(), TG_OK);
+	assert_int_equal(setup(state), 0);
+}
+
+/* Steady state allocates nothing. */
 
 static uint64_t allocations;
 
@@ -594,24 +618,17 @@ test_group_steady_state_allocates_nothing(void **state)
 {
 	tg_allocator counting = { counting_malloc, counting_calloc,
 				  counting_realloc, free };
-	tg_runner_config one = { .threads = 1 };
 	tg_runner *r;
 	uint64_t before = 0;
 
-	(void)state;
 	/* The allocator can only change while no runner exists. */
 	assert_int_equal(tg_set_allocator(&counting), TG_EBUSY);
-	assert_int_equal(tg_runner_destroy(runner1), TG_OK);
-	assert_int_equal(tg_runner_destroy(runner2), TG_OK);
-	assert_int_equal(tg_set_allocator(&counting), TG_OK);
-	assert_int_equal(tg_runner_create(&r, &one), TG_OK);
+	own_allocator_runner(&counting, &r);
 	assert_null(tg_runner_run(r, fib_rounds, &before));
 	/* Round 3 (after the warm-up, inside the same run) allocated
 	 * nothing: frames and group cores came from the worker's caches. */
 	assert_int_equal(tg_atomic_load_acquire_u64(&allocations) - before, 0);
-	assert_int_equal(tg_runner_destroy(r), TG_OK);
-	assert_int_equal(tg_reset_allocator(), TG_OK);
-	setup(state);
+	own_allocator_done(r, state);
 }
 
 /* Frames made for a burst go back to malloc once the burst is over: a
@@ -693,12 +710,7 @@ test_group_frames_of_a_burst_go_back_to_malloc(void **state)
 	long before;
 	tg_runner *r;
 
-	(void)state;
-	assert_int_equal(tg_runner_destroy(runner1), TG_OK);
-	assert_int_equal(tg_runner_destroy(runner2), TG_OK);
-	assert_int_equal(tg_set_allocator(&live), TG_OK);
-	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){ .threads = 1 }),
-			 TG_OK);
+	own_allocator_runner(&live, &r);
 	before = atomic_load(&live_blocks);
 	atomic_store(&peak_blocks, before);
 	assert_null(tg_runner_run(r, pending_burst, &m));
@@ -709,8 +721,9 @@ test_group_frames_of_a_burst_go_back_to_malloc(void **state)
 	assert_true(atomic_load(&live_blocks) - before <= 2 * 8192 + 64);
 	assert_int_equal(tg_runner_destroy(r), TG_OK);
 	assert_int_equal(atomic_load(&live_blocks), 0); /* nothing leaked */
-	assert_int_equal(tg_reset_allocator(), TG_OK);
-	assert_int_equal(setup(state), 0);
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){ .threads = 1 }),
+			 TG_OK);
+	own_allocator_done(r, state);
 }
 
 /* Out of memory for the join's array of children: the errors are still
@@ -746,12 +759,7 @@ test_group_join_without_memory_for_the_children_array_keeps_all(void **state)
 	tg_error *err;
 	int next = 0;
 
-	(void)state;
-	assert_int_equal(tg_runner_destroy(runner1), TG_OK);
-	assert_int_equal(tg_runner_destroy(runner2), TG_OK);
-	assert_int_equal(tg_set_allocator(&failing), TG_OK);
-	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){ .threads = 1 }),
-			 TG_OK);
+	own_allocator_runner(&failing, &r);
 	/* The join asks for (children + 1) pointers. */
 	fail_size = (100 + 1) * sizeof(tg_error *);
 	err = tg_runner_run(r, spawn_failing, &e);
@@ -760,9 +768,7 @@ test_group_join_without_memory_for_the_children_array_keeps_all(void **state)
 	tg_error_foreach_leaf(err, leaf_in_order, &next);
 	assert_int_equal(next, 100);
 	tg_error_decref(err);
-	assert_int_equal(tg_runner_destroy(r), TG_OK);
-	assert_int_equal(tg_reset_allocator(), TG_OK);
-	assert_int_equal(setup(state), 0);
+	own_allocator_done(r, state);
 }
 
 int
