@@ -16,11 +16,6 @@
 
 /* Initial deque capacity (grows on demand). */
 #define DEQUE_INITIAL 256
-/* Queued tasks per worker beyond which a spawn runs its child at once,
- * inside tg_spawn: bounds memory for huge flat batches (nothing is
- * reserved per batch). */
-#define DEQUE_QUEUE_MAX TG__QUEUE_MAX
-
 _Thread_local tg__worker *tg__tls_self
 	__attribute__((tls_model("initial-exec")));
 
@@ -57,7 +52,7 @@ worker_new(tg__pool *pool, int index)
 		tg__free(raw);
 		return NULL;
 	}
-	tg__deque_set_queue_max(&w->dq, DEQUE_QUEUE_MAX);
+	tg__deque_set_queue_max(&w->dq, TG__QUEUE_MAX);
 	w->pool = pool;
 	w->index = index;
 	w->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(index + 1);

@@ -163,7 +163,9 @@ typedef struct tg__worker {
 	void *raw; /* allocation base (the struct is cache-line aligned) */
 } tg__worker;
 
-/* Items a worker's deque queues at most (pool.c). */
+/* Tasks a worker's deque queues at most (pool.c sets it): a spawn that
+ * finds the queue full makes room or runs its child (group.c,
+ * spawn_overflow), so huge flat batches reserve nothing per task. */
 #define TG__QUEUE_MAX 8192
 /* Frames a worker owns beyond which its freed frames go back to malloc:
  * room for a full queue and as many more running, nested or pending, so a

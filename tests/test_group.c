@@ -561,14 +561,21 @@ own_allocator_runner(const tg_allocator *a, tg_runner **r)
 			 TG_OK);
 }
 
-/* Undoes own_allocator_runner: r goes, the default allocator and the
- * shared runners come back. */
+/* Undoes own_allocator_runner once its runner is gone: the default
+ * allocator and the shared runners come back. */
+static void
+own_allocator_restore(void **state)
+{
+	assert_int_equal(tg_reset_allocator(), TG_OK);
+	assert_int_equal(setup(state), 0);
+}
+
+/* Undoes own_allocator_runner: r goes too. */
 static void
 own_allocator_done(tg_runner *r, void **state)
 {
 	assert_int_equal(tg_runner_destroy(r), TG_OK);
-	assert_int_equal(tg_reset_allocator(), TG_OK);
-	assert_int_equal(setup(state), 0);
+	own_allocator_restore(state);
 }
 
 /* Steady state allocates nothing. */
@@ -721,9 +728,7 @@ test_group_frames_of_a_burst_go_back_to_malloc(void **state)
 	assert_true(atomic_load(&live_blocks) - before <= 2 * 8192 + 64);
 	assert_int_equal(tg_runner_destroy(r), TG_OK);
 	assert_int_equal(atomic_load(&live_blocks), 0); /* nothing leaked */
-	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){ .threads = 1 }),
-			 TG_OK);
-	own_allocator_done(r, state);
+	own_allocator_restore(state);
 }
 
 /* Out of memory for the join's array of children: the errors are still

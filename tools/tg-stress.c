@@ -48,7 +48,7 @@
 #include <unistd.h>
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
 #include <malloc.h>
-#define HAVE_MALLINFO2 1
+#define HAVE_GLIBC_MALLOC 1 /* mallinfo2, malloc_trim */
 #endif
 
 #include <taskgroup.h>
@@ -1473,7 +1473,7 @@ rss_kib(void)
 static uint64_t
 heap_kib(void)
 {
-#ifdef HAVE_MALLINFO2
+#ifdef HAVE_GLIBC_MALLOC
 	struct mallinfo2 mi = mallinfo2();
 
 	return (uint64_t)(mi.uordblks + mi.hblkhd) / 1024;
@@ -1491,7 +1491,7 @@ struct rss_parts {
 	uint64_t heap, anon, stacks, other;
 };
 
-static bool
+static void
 rss_parts(struct rss_parts *p)
 {
 	FILE *f = fopen("/proc/self/smaps", "r");
@@ -1502,7 +1502,7 @@ rss_parts(struct rss_parts *p)
 
 	memset(p, 0, sizeof *p);
 	if (f == NULL)
-		return false;
+		return; /* all 0: the line then shows no breakdown */
 	while (fgets(line, sizeof line, f) != NULL) {
 		unsigned long long a, b;
 		char pm[8];
@@ -1536,7 +1536,6 @@ rss_parts(struct rss_parts *p)
 			*into += kib;
 	}
 	fclose(f);
-	return true;
 }
 
 /* Gives the allocator's free pages back to the system (glibc's
@@ -1545,7 +1544,7 @@ rss_parts(struct rss_parts *p)
 static void
 trim_heap(void)
 {
-#ifdef HAVE_MALLINFO2
+#ifdef HAVE_GLIBC_MALLOC
 	malloc_trim(0);
 #endif
 }
@@ -1904,7 +1903,7 @@ parse_args(struct config *cfg, int argc, char **argv)
 				parse_duration(optarg, "--tree-timeout");
 			break;
 		case OPT_RSS_TRIM:
-#ifdef HAVE_MALLINFO2
+#ifdef HAVE_GLIBC_MALLOC
 			cfg->rss_trim = true;
 			break;
 #else
