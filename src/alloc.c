@@ -49,6 +49,25 @@ tg__free(void *ptr)
 	current.free_fn(ptr);
 }
 
+size_t
+tg__alloc_class(size_t size)
+{
+	size_t pow = 64, half;
+
+	if (size <= 32)
+		return 32;
+	if (size <= 64)
+		return (size + 15) & ~(size_t)15;
+	/* Find pow, the power of two with pow < size <= 2 * pow. */
+	while (size > 2 * pow) {
+		if (pow > SIZE_MAX / 4)
+			return size;
+		pow *= 2;
+	}
+	half = pow + pow / 2;
+	return size <= half ? half : 2 * pow;
+}
+
 void *
 tg__calloc_line(size_t size, void **raw)
 {

@@ -222,7 +222,7 @@ tg__error_alloc(const err_spec *spec)
 	if (spec->n_children > (SIZE_MAX / 2) / sizeof(tg_error *) ||
 	    depth > TG__CHAIN_MAX)
 		return NULL;
-	e = tg__calloc(1, head + strings_size(spec));
+	e = tg__calloc(1, tg__alloc_class(head + strings_size(spec)));
 	if (e == NULL)
 		return NULL;
 	e->refs = 1;
@@ -298,7 +298,7 @@ tg__error_vformat(const char *fmt, va_list ap)
 	va_end(ap2);
 	if (n < 0)
 		return tg__strdup(fmt);
-	s = tg__malloc((size_t)n + 1);
+	s = tg__malloc(tg__alloc_class((size_t)n + 1));
 	if (s != NULL)
 		vsnprintf(s, (size_t)n + 1, fmt, ap);
 	return s;
@@ -325,18 +325,40 @@ new_leaf(const tg_error_type *type, int code, const tg_error_origin *origin,
 	return tg__error_alloc(&spec);
 }
 
+/* fmt/ap formatted into buf (len bytes) when the text fits, which is the
+ * common case and allocates nothing; else into a fresh block that *heap
+ * receives for the caller to free.  NULL when out of memory. */
+static const char *
+format_message(char *buf, size_t len, char **heap, const char *fmt,
+	       va_list ap)
+{
+	va_list ap2;
+	int n;
+
+	*heap = NULL;
+	va_copy(ap2, ap);
+	n = vsnprintf(buf, len, fmt, ap2);
+	va_end(ap2);
+	if (n >= 0 && (size_t)n < len)
+		return buf;
+	*heap = tg__error_vformat(fmt, ap);
+	return *heap;
+}
+
 /* new_leaf with the message formatted from fmt/ap. */
 static tg_error *
 new_leaf_v(const tg_error_type *type, int code, const tg_error_origin *origin,
 	   const char *fmt, va_list ap)
 {
-	char *message = tg__error_vformat(fmt != NULL ? fmt : "", ap);
+	char buf[256], *heap;
+	const char *message = format_message(buf, sizeof(buf), &heap,
+					     fmt != NULL ? fmt : "", ap);
 	tg_error *e;
 
 	if (message == NULL)
 		return tg_error_oom();
 	e = new_leaf(type, code, origin, message);
-	tg__free(message);
+	tg__free(heap);
 	return e != NULL ? e : tg_error_oom();
 }
 
@@ -410,26 +432,31 @@ tg_error_from_errno_at(int errnum, const char *file, int line,
 		       const char *func, const char *fmt, ...)
 {
 	tg_error_origin origin = { file, line, func };
-	char prefix[160];
-	char *user, *message;
+	char prefix[160], user_buf[256], message_buf[512];
+	char *user_heap, *message;
+	const char *user;
+	size_t need;
 	va_list ap;
 	tg_error *e;
 
 	va_start(ap, fmt);
-	user = tg__error_vformat(fmt != NULL ? fmt : "", ap);
+	user = format_message(user_buf, sizeof(user_buf), &user_heap,
+			      fmt != NULL ? fmt : "", ap);
 	va_end(ap);
 	if (user == NULL)
 		return tg_error_oom();
 	errno_prefix(prefix, sizeof(prefix), errnum);
-	message = tg__malloc(strlen(prefix) + strlen(user) + 3);
+	need = strlen(prefix) + strlen(user) + 3;
+	message = need <= sizeof(message_buf) ? message_buf : tg__malloc(need);
 	if (message != NULL)
 		sprintf(message, user[0] != '\0' ? "%s: %s" : "%s%s", prefix,
 			user);
-	tg__free(user);
+	tg__free(user_heap);
 	if (message == NULL)
 		return tg_error_oom();
 	e = new_leaf(tg_error_type_for_errno(errnum), errnum, &origin, message);
-	tg__free(message);
+	if (message != message_buf)
+		tg__free(message);
 	return e != NULL ? e : tg_error_oom();
 }
 
@@ -559,18 +586,37 @@ unshared(const tg_error *e)
 static int
 append_note(tg_error *e, char *note)
 {
+	size_t need = (e->n_notes + 1) * sizeof(char *);
 	char **grown;
 
 	if (note == NULL)
 		return TG_ENOMEM;
-	grown = tg__realloc(e->notes, (e->n_notes + 1) * sizeof(char *));
-	if (grown == NULL) {
-		tg__free(note);
-		return TG_ENOMEM;
+	/* The array's capacity is the size class of its length (every
+	 * append sizes it so), so it grows only when it crosses a class. */
+	if (e->n_notes == 0 ||
+	    tg__alloc_class(e->n_notes * sizeof(char *)) < need) {
+		grown = tg__realloc(e->notes, tg__alloc_class(need));
+		if (grown == NULL) {
+			tg__free(note);
+			return TG_ENOMEM;
+		}
+		e->notes = grown;
 	}
-	e->notes = grown;
 	e->notes[e->n_notes++] = note;
 	return TG_OK;
+}
+
+/* A copy of note in a block of its size class (as tg__error_vformat
+ * makes notes); NULL when out of memory. */
+static char *
+note_copy(const char *note)
+{
+	size_t n = strlen(note) + 1;
+	char *copy = tg__malloc(tg__alloc_class(n));
+
+	if (copy != NULL)
+		memcpy(copy, note, n);
+	return copy;
 }
 
 int
@@ -579,7 +625,7 @@ tg__error_copy_notes(tg_error *dst, const tg_error *src)
 	size_t i;
 
 	for (i = 0; i < src->n_notes; i++) {
-		if (append_note(dst, tg__strdup(src->notes[i])) != TG_OK) {
+		if (append_note(dst, note_copy(src->notes[i])) != TG_OK) {
 			free_notes(dst);
 			return TG_ENOMEM;
 		}

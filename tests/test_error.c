@@ -17,6 +17,7 @@
 
 #include "taskgroup/error.h"
 
+#include "alloc.h"
 #include "error_internal.h"
 
 /* ------------------------------------------------------------------ */
@@ -291,6 +292,55 @@ test_error_notes_oom_leaves_error_unchanged(void **state)
 }
 
 static void
+test_error_notes_array_grows_by_size_class(void **state)
+{
+	tg_error *e = TG_RAISE(&tg_ValueError, "x");
+	long before = test_alloc_calls;
+	char want[32];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 40; i++)
+		assert_int_equal(tg_error_add_note(e, "note %d", i), TG_OK);
+	/* 40 texts; the array grows only when it crosses a size class
+	 * (capacities 4, 6, 8, 12, 16, 24, 32, 48): 8 times */
+	assert_int_equal(test_alloc_calls - before, 40 + 8);
+	assert_int_equal(tg_error_note_count(e), 40);
+	for (i = 0; i < 40; i++) {
+		snprintf(want, sizeof(want), "note %d", i);
+		assert_string_equal(tg_error_note(e, (size_t)i), want);
+	}
+	tg_error_decref(e);
+	assert_int_equal(test_alloc_live, 0);
+}
+
+static void
+test_error_blocks_come_in_size_classes(void **state)
+{
+	size_t n, prev = 0;
+
+	(void)state;
+	assert_int_equal(tg__alloc_class(1), 32);
+	assert_int_equal(tg__alloc_class(33), 48);
+	assert_int_equal(tg__alloc_class(65), 96);
+	assert_int_equal(tg__alloc_class(97), 128);
+	assert_int_equal(tg__alloc_class(700), 768);
+	assert_int_equal(tg__alloc_class(769), 1024);
+	for (n = 1; n <= 70000; n++) {
+		size_t c = tg__alloc_class(n);
+
+		assert_true(c >= n);
+		assert_true(c >= prev);                  /* monotone */
+		assert_int_equal(tg__alloc_class(c), c); /* a class is its own */
+		assert_true(n <= 32 || c - n < n / 2);   /* waste under half */
+		prev = c;
+	}
+	/* no overflow: sizes near the top come back as asked */
+	assert_true(tg__alloc_class(SIZE_MAX) == SIZE_MAX);
+	assert_true(tg__alloc_class(SIZE_MAX / 2 + 2) >= SIZE_MAX / 2 + 2);
+}
+
+static void
 test_error_with_note_in_place_when_unshared(void **state)
 {
 	tg_error *e = TG_RAISE(&tg_ValueError, "x");
@@ -477,9 +527,42 @@ test_error_new_under_oom_returns_memory_error(void **state)
 	assert_ptr_equal(tg_error_from_errno(ENOENT, "x"), tg_error_oom());
 	assert_ptr_equal(tg__error_cancelled("a", 1, "b"), tg_error_oom());
 	test_alloc_fail_all = 0;
-	/* the message fits, the node does not */
-	test_alloc_fail_at = test_alloc_calls + 1;
+	/* a short message is formatted on the stack: the node is the only
+	 * allocation */
+	test_alloc_fail_at = test_alloc_calls;
 	assert_ptr_equal(TG_RAISE(&tg_ValueError, "x"), tg_error_oom());
+	/* a long one takes a block of its own: it fits, the node does not */
+	test_alloc_fail_at = test_alloc_calls + 1;
+	assert_ptr_equal(TG_RAISE(&tg_ValueError, "%0300d", 7), tg_error_oom());
+	test_alloc_fail_at = test_alloc_calls + 1;
+	assert_ptr_equal(tg_error_from_errno(ENOENT, "%0300d", 7),
+			 tg_error_oom());
+	test_alloc_fail_at = -1;
+}
+
+static void
+test_error_long_message_kept_whole(void **state)
+{
+	char want[600];
+	tg_error *e;
+	long before = test_alloc_calls;
+
+	(void)state;
+	memset(want, 'a', sizeof(want) - 1);
+	want[sizeof(want) - 1] = '\0';
+	e = TG_RAISE(&tg_ValueError, "%s", want);
+	assert_string_equal(tg_error_message(e), want);
+	assert_int_equal(test_alloc_calls - before, 2); /* text, then node */
+	tg_error_decref(e);
+	before = test_alloc_calls;
+	e = TG_RAISE(&tg_ValueError, "short %d", 1);
+	assert_string_equal(tg_error_message(e), "short 1");
+	assert_int_equal(test_alloc_calls - before, 1); /* the node alone */
+	tg_error_decref(e);
+	e = tg_error_from_errno(ENOENT, "%s", want);
+	assert_non_null(strstr(tg_error_message(e), want));
+	assert_non_null(strstr(tg_error_message(e), "[Errno 2]"));
+	tg_error_decref(e);
 }
 
 struct share_arg {
@@ -803,6 +886,9 @@ main(void)
 		T(test_error_refcount_incref_decref),
 		T(test_error_oom_is_immortal),
 		T(test_error_new_under_oom_returns_memory_error),
+		T(test_error_long_message_kept_whole),
+		T(test_error_notes_array_grows_by_size_class),
+		T(test_error_blocks_come_in_size_classes),
 		T(test_error_refcount_across_threads),
 		T(test_error_group_new_basic),
 		T(test_error_group_base_when_child_not_exception),
