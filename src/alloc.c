@@ -9,12 +9,15 @@
 #include "taskgroup/common.h"
 
 #include "alloc.h"
+#include "blocks.h"
 #include "atomic.h"
 
 /* The four functions in use.  Swapped only while no runner exists (pins
  * == 0), so readers need no ordering beyond the pool start that follows:
  * pthread_create orders the swap before any worker's allocation. */
 static tg_allocator current = { malloc, calloc, realloc, free };
+/* current is the C library's (blocks.c recycles only then); same rules. */
+static bool recycling = true;
 
 /* Runners alive; tg_set_allocator refuses while non-zero. */
 static TG_ATOMIC(uint32_t) pins;
@@ -68,6 +71,12 @@ tg__alloc_class(size_t size)
 	return size <= half ? half : 2 * pow;
 }
 
+bool
+tg__alloc_recycles(void)
+{
+	return recycling;
+}
+
 void *
 tg__calloc_line(size_t size, void **raw)
 {
@@ -119,7 +128,14 @@ tg_set_allocator(const tg_allocator *allocator)
 	/* acquire: pairs with unpin's acq_rel (see above). */
 	if (tg_atomic_load_acquire_u32(&pins) != 0)
 		return TG_EBUSY;
+	/* Recycled blocks came from the allocator in use: give them back
+	 * to it before it goes. */
+	tg__blocks_drain();
 	current = *allocator;
+	recycling = allocator->malloc_fn == malloc &&
+		    allocator->calloc_fn == calloc &&
+		    allocator->realloc_fn == realloc &&
+		    allocator->free_fn == free;
 	return TG_OK;
 }
 

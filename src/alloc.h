@@ -6,6 +6,7 @@
 #ifndef TG_ALLOC_H
 #define TG_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The current allocator's functions.  tg__malloc(0) returns NULL, like
@@ -33,6 +34,11 @@ size_t tg__alloc_class(size_t size);
 
 /* A copy of s made with tg__malloc; NULL when s is NULL or out of memory. */
 char *tg__strdup(const char *s);
+
+/* True while the C library's allocator is in use: only then are freed
+ * error blocks recycled (blocks.c).  Changes only under the rules of
+ * tg_set_allocator. */
+bool tg__alloc_recycles(void);
 
 /* Runners hold a pin while they exist; tg_set_allocator refuses (TG_EBUSY)
  * while any pin is held.  Thread-safe. */

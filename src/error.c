@@ -18,6 +18,7 @@
 #include "taskgroup/error.h"
 
 #include "alloc.h"
+#include "blocks.h"
 #include "atomic.h"
 #include "error_internal.h"
 #include "error_node.h"
@@ -222,7 +223,7 @@ tg__error_alloc(const err_spec *spec)
 	if (spec->n_children > (SIZE_MAX / 2) / sizeof(tg_error *) ||
 	    depth > TG__CHAIN_MAX)
 		return NULL;
-	e = tg__calloc(1, tg__alloc_class(head + strings_size(spec)));
+	e = tg__block_alloc(head + strings_size(spec), true);
 	if (e == NULL)
 		return NULL;
 	e->refs = 1;
@@ -286,6 +287,19 @@ tg__error_prov(const tg_error *e)
 	return p;
 }
 
+/* A copy of note in a block (as tg__error_vformat makes notes); NULL when
+ * out of memory. */
+static char *
+note_copy(const char *note)
+{
+	size_t n = strlen(note) + 1;
+	char *copy = tg__block_alloc(n, false);
+
+	if (copy != NULL)
+		memcpy(copy, note, n);
+	return copy;
+}
+
 char *
 tg__error_vformat(const char *fmt, va_list ap)
 {
@@ -297,8 +311,8 @@ tg__error_vformat(const char *fmt, va_list ap)
 	n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
-		return tg__strdup(fmt);
-	s = tg__malloc(tg__alloc_class((size_t)n + 1));
+		return note_copy(fmt);
+	s = tg__block_alloc((size_t)n + 1, false);
 	if (s != NULL)
 		vsnprintf(s, (size_t)n + 1, fmt, ap);
 	return s;
@@ -358,7 +372,7 @@ new_leaf_v(const tg_error_type *type, int code, const tg_error_origin *origin,
 	if (message == NULL)
 		return tg_error_oom();
 	e = new_leaf(type, code, origin, message);
-	tg__free(heap);
+	tg__block_free(heap);
 	return e != NULL ? e : tg_error_oom();
 }
 
@@ -451,7 +465,7 @@ tg_error_from_errno_at(int errnum, const char *file, int line,
 	if (message != NULL)
 		sprintf(message, user[0] != '\0' ? "%s: %s" : "%s%s", prefix,
 			user);
-	tg__free(user_heap);
+	tg__block_free(user_heap);
 	if (message == NULL)
 		return tg_error_oom();
 	e = new_leaf(tg_error_type_for_errno(errnum), errnum, &origin, message);
@@ -528,8 +542,8 @@ free_notes(tg_error *e)
 	size_t i;
 
 	for (i = 0; i < e->n_notes; i++)
-		tg__free(e->notes[i]);
-	tg__free(e->notes);
+		tg__block_free(e->notes[i]);
+	tg__block_free(e->notes);
 	e->notes = NULL;
 	e->n_notes = 0;
 }
@@ -563,7 +577,7 @@ tg_error_decref(tg_error *e)
 	if ((e->flags & ERR_RESERVED) != 0)
 		tg__error_reserve_free(e);
 	else
-		tg__free(e);
+		tg__block_free(e);
 }
 
 /* True while the caller's reference is the only one. */
@@ -591,32 +605,15 @@ append_note(tg_error *e, char *note)
 
 	if (note == NULL)
 		return TG_ENOMEM;
-	/* The array's capacity is the size class of its length (every
-	 * append sizes it so), so it grows only when it crosses a class. */
-	if (e->n_notes == 0 ||
-	    tg__alloc_class(e->n_notes * sizeof(char *)) < need) {
-		grown = tg__realloc(e->notes, tg__alloc_class(need));
-		if (grown == NULL) {
-			tg__free(note);
-			return TG_ENOMEM;
-		}
-		e->notes = grown;
+	/* A block holds a class's worth: it moves only when it is full. */
+	grown = tg__block_grow(e->notes, e->n_notes * sizeof(char *), need);
+	if (grown == NULL) {
+		tg__block_free(note);
+		return TG_ENOMEM;
 	}
+	e->notes = grown;
 	e->notes[e->n_notes++] = note;
 	return TG_OK;
-}
-
-/* A copy of note in a block of its size class (as tg__error_vformat
- * makes notes); NULL when out of memory. */
-static char *
-note_copy(const char *note)
-{
-	size_t n = strlen(note) + 1;
-	char *copy = tg__malloc(tg__alloc_class(n));
-
-	if (copy != NULL)
-		memcpy(copy, note, n);
-	return copy;
 }
 
 int
@@ -663,7 +660,7 @@ shallow_copy(const tg_error *e)
 	if (c == NULL)
 		return NULL;
 	if (tg__error_copy_notes(c, e) != TG_OK) {
-		tg__free(c);
+		tg__block_free(c);
 		return NULL;
 	}
 	for (i = 0; i < e->n_children; i++)
@@ -740,7 +737,7 @@ tg_error_with_note(tg_error *e, const char *fmt, ...)
 		return e;
 	target = unshared(e) ? e : shallow_copy(e);
 	if (target == NULL) {
-		tg__free(note);
+		tg__block_free(note);
 		return e;
 	}
 	if (append_note(target, note) != TG_OK) {

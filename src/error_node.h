@@ -95,8 +95,8 @@ tg_error_provenance tg__error_prov(const tg_error *e);
  * tg_error_decref on the last reference, after releasing its contents. */
 void tg__error_reserve_free(tg_error *e);
 
-/* vsnprintf into a fresh tg__malloc block of the text's size class
- * (tg__alloc_class); NULL on failure. */
+/* vsnprintf into a fresh block (blocks.h: free it with tg__block_free)
+ * sized for the text; NULL on failure. */
 char *tg__error_vformat(const char *fmt, va_list ap);
 
 /* ------------------------------------------------------------------ */

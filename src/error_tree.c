@@ -27,6 +27,7 @@
 #include "taskgroup/error.h"
 
 #include "alloc.h"
+#include "blocks.h"
 #include "atomic.h"
 #include "error_internal.h"
 #include "error_node.h"
@@ -257,7 +258,7 @@ derive(const tg_error *orig, size_t n, tg_error **kids, tg_error **out)
 		return TG_OK;
 	e = tg__error_alloc(&spec);
 	if (e == NULL || tg__error_copy_notes(e, orig) != TG_OK) {
-		tg__free(e);
+		tg__block_free(e);
 		release_all(n, kids);
 		return TG_ENOMEM;
 	}

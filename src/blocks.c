@@ -1,0 +1,218 @@
+/*
+ * blocks.c - recycled blocks for the error path (see blocks.h for why).
+ *
+ * Theory of operation
+ * -------------------
+ * Every block has a 16-byte head before the caller's bytes: the block's
+ * class size (head included) and, while the block sits on a list, the
+ * next one.  Requests are rounded to the class of size + head
+ * (tg__alloc_class), so every block of a class is interchangeable.
+ *
+ * Classes of at most MAX_CLASS bytes have one list each: a LIFO stack
+ * under a mutex, shared by all threads, with a count.  free pushes while
+ * the list holds less than TG__BLOCKS_CLASS_BYTES, else gives the block to
+ * the allocator; alloc pops, else asks the allocator.  The mutex orders a
+ * block's last use by the thread that freed it before its first use by the
+ * thread that takes it (TSan sees the lock), and the error path is far
+ * from hot enough for a lock-free stack (whose pop needs ABA protection)
+ * to pay for itself.
+ *
+ * Recycling is on only while the C library's allocator is in use
+ * (tg__alloc_recycles); otherwise alloc and free go straight to the
+ * allocator, head and all.  Under AddressSanitizer a listed block's bytes
+ * are poisoned, so a use after free still reports.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "blocks.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TG_BLOCKS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TG_BLOCKS_ASAN 1
+#endif
+#endif
+
+#ifdef TG_BLOCKS_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+typedef struct block_head {
+	_Alignas(16) size_t size; /* class size, head included */
+	struct block_head *next;  /* on a list only */
+} block_head;
+
+/* The largest class with a list, and the classes in order (the sequence
+ * tg__alloc_class rounds to). */
+#define MAX_CLASS 4096
+static const size_t class_sizes[] = { 32,  48,   64,   96,   128,
+				      192, 256,  384,  512,  768,
+				      1024, 1536, 2048, 3072, MAX_CLASS };
+#define NCLASSES (sizeof(class_sizes) / sizeof(class_sizes[0]))
+
+typedef struct block_list {
+	pthread_mutex_t lock;
+	block_head *top;
+	size_t count;
+} block_list;
+
+#define LIST_INIT { PTHREAD_MUTEX_INITIALIZER, NULL, 0 }
+static block_list lists[NCLASSES] = {
+	LIST_INIT, LIST_INIT, LIST_INIT, LIST_INIT, LIST_INIT,
+	LIST_INIT, LIST_INIT, LIST_INIT, LIST_INIT, LIST_INIT,
+	LIST_INIT, LIST_INIT, LIST_INIT, LIST_INIT, LIST_INIT
+};
+
+/* The list of class size cls; NULL when the class has none. */
+static block_list *
+list_of(size_t cls)
+{
+	size_t i;
+
+	for (i = 0; i < NCLASSES; i++)
+		if (class_sizes[i] == cls)
+			return &lists[i];
+	return NULL;
+}
+
+static void *
+payload(block_head *h)
+{
+	return (char *)h + sizeof(block_head);
+}
+
+/* A listed block of class cls, or NULL. */
+static block_head *
+take(size_t cls)
+{
+	block_list *l = list_of(cls);
+	block_head *h;
+
+	if (l == NULL)
+		return NULL;
+	pthread_mutex_lock(&l->lock);
+	h = l->top;
+	if (h != NULL) {
+		l->top = h->next;
+		l->count--;
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (h != NULL)
+		UNPOISON(payload(h), cls - sizeof(block_head));
+	return h;
+}
+
+void *
+tg__block_alloc(size_t size, bool zero)
+{
+	size_t cls;
+	block_head *h = NULL;
+
+	if (size == 0 || size > SIZE_MAX - sizeof(block_head))
+		return NULL;
+	cls = tg__alloc_class(size + sizeof(block_head));
+	if (tg__alloc_recycles())
+		h = take(cls);
+	if (h != NULL) {
+		if (zero)
+			memset(payload(h), 0, size);
+	} else {
+		h = zero ? tg__calloc(1, cls) : tg__malloc(cls);
+		if (h == NULL)
+			return NULL;
+		h->size = cls;
+	}
+	h->next = NULL;
+	return payload(h);
+}
+
+void
+tg__block_free(void *p)
+{
+	block_head *h;
+	block_list *l;
+
+	if (p == NULL)
+		return;
+	h = (block_head *)(void *)((char *)p - sizeof(block_head));
+	l = tg__alloc_recycles() ? list_of(h->size) : NULL;
+	if (l != NULL) {
+		pthread_mutex_lock(&l->lock);
+		if ((l->count + 1) * h->size <= TG__BLOCKS_CLASS_BYTES) {
+			POISON(p, h->size - sizeof(block_head));
+			h->next = l->top;
+			l->top = h;
+			l->count++;
+			h = NULL;
+		}
+		pthread_mutex_unlock(&l->lock);
+	}
+	tg__free(h); /* NULL when listed */
+}
+
+void *
+tg__block_grow(void *p, size_t used, size_t size)
+{
+	block_head *h;
+	void *grown;
+
+	if (p == NULL)
+		return tg__block_alloc(size, false);
+	h = (block_head *)(void *)((char *)p - sizeof(block_head));
+	if (size != 0 && size <= h->size - sizeof(block_head))
+		return p;
+	grown = tg__block_alloc(size, false);
+	if (grown == NULL)
+		return NULL;
+	memcpy(grown, p, used);
+	tg__block_free(p);
+	return grown;
+}
+
+void
+tg__blocks_drain(void)
+{
+	size_t i;
+
+	for (i = 0; i < NCLASSES; i++) {
+		block_list *l = &lists[i];
+		block_head *h;
+
+		pthread_mutex_lock(&l->lock);
+		h = l->top;
+		l->top = NULL;
+		l->count = 0;
+		pthread_mutex_unlock(&l->lock);
+		while (h != NULL) {
+			block_head *next = h->next;
+
+			UNPOISON(payload(h), h->size - sizeof(block_head));
+			tg__free(h);
+			h = next;
+		}
+	}
+}
+
+void
+tg__blocks_held(size_t *blocks, size_t *bytes)
+{
+	size_t i;
+
+	*blocks = 0;
+	*bytes = 0;
+	for (i = 0; i < NCLASSES; i++) {
+		pthread_mutex_lock(&lists[i].lock);
+		*blocks += lists[i].count;
+		*bytes += lists[i].count * class_sizes[i];
+		pthread_mutex_unlock(&lists[i].lock);
+	}
+}
