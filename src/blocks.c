@@ -8,14 +8,16 @@
  * next one.  Requests are rounded to the class of size + head
  * (tg__alloc_class), so every block of a class is interchangeable.
  *
- * Classes of at most MAX_CLASS bytes have one list each: a LIFO stack
- * under a mutex, shared by all threads, with a count.  free pushes while
- * the list holds less than TG__BLOCKS_CLASS_BYTES, else gives the block to
- * the allocator; alloc pops, else asks the allocator.  The mutex orders a
- * block's last use by the thread that freed it before its first use by the
- * thread that takes it (TSan sees the lock), and the error path is far
- * from hot enough for a lock-free stack (whose pop needs ABA protection)
- * to pay for itself.
+ * Classes of at most MAX_CLASS bytes have one list each: a LIFO stack,
+ * shared by all threads.  free pushes while all the lists together hold
+ * less than TG__BLOCKS_HELD_MAX bytes, else gives the block to the
+ * allocator; alloc pops, else asks the allocator.  One budget for all the
+ * classes lets the classes a program uses take it all (a stress run's
+ * errors are mostly 1 KiB blocks).  One mutex guards the lists and the
+ * budget: it orders a block's last use by the thread that freed it before
+ * its first use by the thread that takes it (TSan sees the lock); a few
+ * pointer moves under it are cheap next to making an error, and a
+ * lock-free stack (whose pop needs ABA protection) would not pay.
  *
  * Recycling is on only while the C library's allocator is in use
  * (tg__alloc_recycles); otherwise alloc and free go straight to the
@@ -60,17 +62,13 @@ static const size_t class_sizes[] = { 32,  48,   64,   96,   128,
 #define NCLASSES (sizeof(class_sizes) / sizeof(class_sizes[0]))
 
 typedef struct block_list {
-	pthread_mutex_t lock;
 	block_head *top;
 	size_t count;
 } block_list;
 
-#define LIST_INIT { PTHREAD_MUTEX_INITIALIZER, NULL, 0 }
-static block_list lists[NCLASSES] = {
-	LIST_INIT, LIST_INIT, LIST_INIT, LIST_INIT, LIST_INIT,
-	LIST_INIT, LIST_INIT, LIST_INIT, LIST_INIT, LIST_INIT,
-	LIST_INIT, LIST_INIT, LIST_INIT, LIST_INIT, LIST_INIT
-};
+static pthread_mutex_t lists_lock = PTHREAD_MUTEX_INITIALIZER;
+static block_list lists[NCLASSES]; /* under lists_lock */
+static size_t held;                /* bytes listed; under lists_lock */
 
 /* The list of class size cls; NULL when the class has none. */
 static block_list *
@@ -99,13 +97,14 @@ take(size_t cls)
 
 	if (l == NULL)
 		return NULL;
-	pthread_mutex_lock(&l->lock);
+	pthread_mutex_lock(&lists_lock);
 	h = l->top;
 	if (h != NULL) {
 		l->top = h->next;
 		l->count--;
+		held -= cls;
 	}
-	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_unlock(&lists_lock);
 	if (h != NULL)
 		UNPOISON(payload(h), cls - sizeof(block_head));
 	return h;
@@ -146,15 +145,16 @@ tg__block_free(void *p)
 	h = (block_head *)(void *)((char *)p - sizeof(block_head));
 	l = tg__alloc_recycles() ? list_of(h->size) : NULL;
 	if (l != NULL) {
-		pthread_mutex_lock(&l->lock);
-		if ((l->count + 1) * h->size <= TG__BLOCKS_CLASS_BYTES) {
+		pthread_mutex_lock(&lists_lock);
+		if (held + h->size <= TG__BLOCKS_HELD_MAX) {
 			POISON(p, h->size - sizeof(block_head));
+			held += h->size;
 			h->next = l->top;
 			l->top = h;
 			l->count++;
 			h = NULL;
 		}
-		pthread_mutex_unlock(&l->lock);
+		pthread_mutex_unlock(&lists_lock);
 	}
 	tg__free(h); /* NULL when listed */
 }
@@ -181,24 +181,25 @@ tg__block_grow(void *p, size_t used, size_t size)
 void
 tg__blocks_drain(void)
 {
+	block_head *all = NULL, *h;
 	size_t i;
 
+	pthread_mutex_lock(&lists_lock);
 	for (i = 0; i < NCLASSES; i++) {
-		block_list *l = &lists[i];
-		block_head *h;
-
-		pthread_mutex_lock(&l->lock);
-		h = l->top;
-		l->top = NULL;
-		l->count = 0;
-		pthread_mutex_unlock(&l->lock);
-		while (h != NULL) {
-			block_head *next = h->next;
-
-			UNPOISON(payload(h), h->size - sizeof(block_head));
-			tg__free(h);
-			h = next;
+		while ((h = lists[i].top) != NULL) {
+			lists[i].top = h->next;
+			h->next = all;
+			all = h;
 		}
+		lists[i].count = 0;
+	}
+	held = 0;
+	pthread_mutex_unlock(&lists_lock);
+	while (all != NULL) {
+		h = all;
+		all = h->next;
+		UNPOISON(payload(h), h->size - sizeof(block_head));
+		tg__free(h);
 	}
 }
 
@@ -208,11 +209,9 @@ tg__blocks_held(size_t *blocks, size_t *bytes)
 	size_t i;
 
 	*blocks = 0;
-	*bytes = 0;
-	for (i = 0; i < NCLASSES; i++) {
-		pthread_mutex_lock(&lists[i].lock);
+	pthread_mutex_lock(&lists_lock);
+	for (i = 0; i < NCLASSES; i++)
 		*blocks += lists[i].count;
-		*bytes += lists[i].count * class_sizes[i];
-		pthread_mutex_unlock(&lists[i].lock);
-	}
+	*bytes = held;
+	pthread_mutex_unlock(&lists_lock);
 }

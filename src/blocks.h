@@ -9,8 +9,8 @@
  * (docs/testing.md, the soaks).  So these blocks come in size classes
  * (tg__alloc_class) and a freed one goes to a small list of its class,
  * shared by all threads, where the next request of that class finds it.
- * Each list holds at most TG__BLOCKS_CLASS_BYTES; beyond that, and for
- * blocks over 4 KiB, free goes to the allocator.
+ * The lists hold at most TG__BLOCKS_HELD_MAX bytes in all; beyond that,
+ * and for blocks over 4 KiB, free goes to the allocator.
  *
  * Recycling happens only with the C library's allocator.  With one set by
  * tg_set_allocator every request and every free reaches it, so a counting
@@ -23,8 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Bytes each class's list may hold (its blocks' class sizes summed). */
-#define TG__BLOCKS_CLASS_BYTES (64 * 1024)
+/* Bytes the lists may hold in all (their blocks' class sizes summed). */
+#define TG__BLOCKS_HELD_MAX (1024 * 1024)
 
 /* A block with room for size bytes (zeroed when zero is true), NULL when
  * out of memory or size is 0.  Free it with tg__block_free only.

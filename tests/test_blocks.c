@@ -1,7 +1,7 @@
 /*
  * test_blocks.c - recycled blocks of the error path (src/blocks.c): a freed
- * block serves the next request of its class, each class's list holds at
- * most TG__BLOCKS_CLASS_BYTES, large blocks and custom allocators bypass
+ * block serves the next request of its class, the lists hold at most
+ * TG__BLOCKS_HELD_MAX bytes in all, large blocks and custom allocators bypass
  * the lists, tg_set_allocator gives the held blocks back, and threads
  * share the lists safely.
  */
@@ -82,21 +82,33 @@ test_blocks_freed_block_serves_the_next_request(void **state)
 }
 
 static void
-test_blocks_a_class_holds_at_most_its_share(void **state)
+test_blocks_the_lists_hold_at_most_the_budget(void **state)
 {
-	enum { N = 200 };
-	void *p[N];
-	size_t i, cls = tg__alloc_class(1000 + 16); /* 1024 */
+	size_t cls = tg__alloc_class(1000 + 16); /* 1024 */
+	size_t n = TG__BLOCKS_HELD_MAX / cls + 50, i;
+	void **p = calloc(n, sizeof(*p));
+	void *small;
 
 	(void)state;
-	for (i = 0; i < N; i++) {
+	assert_non_null(p);
+	for (i = 0; i < n; i++) {
 		p[i] = tg__block_alloc(1000, false);
 		assert_non_null(p[i]);
 	}
-	for (i = 0; i < N; i++)
+	small = tg__block_alloc(10, false);
+	for (i = 0; i < n; i++)
 		tg__block_free(p[i]);
-	assert_int_equal(held_blocks(), TG__BLOCKS_CLASS_BYTES / cls);
-	assert_int_equal(held_bytes(), TG__BLOCKS_CLASS_BYTES);
+	assert_int_equal(held_blocks(), TG__BLOCKS_HELD_MAX / cls);
+	assert_int_equal(held_bytes(), TG__BLOCKS_HELD_MAX);
+	/* the budget is shared: a block of another class finds it spent */
+	tg__block_free(small);
+	assert_int_equal(held_blocks(), TG__BLOCKS_HELD_MAX / cls);
+	/* taking one makes room for one */
+	p[0] = tg__block_alloc(1000, false);
+	assert_int_equal(held_bytes(), TG__BLOCKS_HELD_MAX - cls);
+	tg__block_free(p[0]);
+	assert_int_equal(held_bytes(), TG__BLOCKS_HELD_MAX);
+	free(p);
 }
 
 static void
@@ -225,7 +237,7 @@ test_blocks_threads_share_the_lists(void **state)
 		assert_null(rc);
 	}
 	assert_true(held_blocks() > 0);
-	assert_true(held_bytes() <= 15 * (size_t)TG__BLOCKS_CLASS_BYTES);
+	assert_true(held_bytes() <= TG__BLOCKS_HELD_MAX);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, default_allocator, empty_lists)
@@ -235,7 +247,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_blocks_freed_block_serves_the_next_request),
-		T(test_blocks_a_class_holds_at_most_its_share),
+		T(test_blocks_the_lists_hold_at_most_the_budget),
 		T(test_blocks_large_ones_go_back_to_the_allocator),
 		T(test_blocks_custom_allocator_sees_every_request),
 		T(test_blocks_grow_keeps_the_contents),

@@ -97,8 +97,7 @@ TG_API const char *tg_status_name(int status);
  * else TG_EINVAL and nothing changes.  free must accept NULL.
  *
  * With the C library's allocator, freed error blocks (errors, notes) up
- * to 4 KiB are kept for reuse, at most 64 KiB per size class and 960 KiB
- * in all (docs/errors.md).  With an allocator set here every request and
+ * to 4 KiB are kept for reuse, at most 1 MiB in all (docs/errors.md).  With an allocator set here every request and
  * every free reaches it, and the swap first frees the kept blocks.
  *
  * Thread-safety: call it while no pool exists (before the first tg_run or
