@@ -4,7 +4,6 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "taskgroup/common.h"
 
@@ -86,21 +85,6 @@ tg__calloc_line(size_t size, void **raw)
 	if (p == NULL)
 		return NULL;
 	return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
-}
-
-char *
-tg__strdup(const char *s)
-{
-	size_t n;
-	char *copy;
-
-	if (s == NULL)
-		return NULL;
-	n = strlen(s) + 1;
-	copy = tg__malloc(n);
-	if (copy != NULL)
-		memcpy(copy, s, n);
-	return copy;
 }
 
 void

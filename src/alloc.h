@@ -23,17 +23,9 @@ void *tg__calloc_line(size_t size, void **raw);
 /* The size class of a request of size bytes: size rounded up to 32, 48
  * or 64 bytes below 64, then to two classes per power of two (96, 128,
  * 192, 256, 384, 512, 768, ...); size itself when rounding would overflow.
- * Blocks whose sizes vary a lot and which die on another thread than the
- * one that made them (errors, their messages and notes) are requested in
- * these classes, so that a freed block fits the next request of its class
- * exactly: with exact sizes, malloc's arenas split and merge blocks of a
- * hundred different sizes and their resident size creeps up over hours
- * (docs/testing.md, the soaks).  Wastes under a third of a block on
- * average.  Pure function. */
+ * The error path's blocks come in these classes (blocks.h says why).
+ * Wastes under a third of a block on average.  Pure function. */
 size_t tg__alloc_class(size_t size);
-
-/* A copy of s made with tg__malloc; NULL when s is NULL or out of memory. */
-char *tg__strdup(const char *s);
 
 /* True while the C library's allocator is in use: only then are freed
  * error blocks recycled (blocks.c).  Changes only under the rules of
