@@ -145,69 +145,113 @@ tg_error_oom(void)
 /* ------------------------------------------------------------------ */
 /* Building a node                                                      */
 
-/* Bytes the block needs for s, counted by size_of_strings. */
-static size_t
-str_size(const char *s)
+/* The strings a node holds: message, origin file and function, task
+ * name, and three per spawn site. */
+#define NODE_STRINGS (4 + 3 * TG__CHAIN_MAX)
+
+/* Copies a node's strings into its block, each source string once: a
+ * spawn chain names the same file and functions over and over (the
+ * sites' static strings, the same pointers), and one copy serves them
+ * all, which makes a deep error several times smaller.  Run twice with
+ * the same spec: first with cursor NULL to count the bytes, then to
+ * copy; both runs see the same pointers, so they agree. */
+typedef struct str_copier {
+	char *cursor; /* NULL: count only */
+	size_t size;  /* bytes used so far */
+	size_t n;
+	const char *src[NODE_STRINGS];
+	const char *dst[NODE_STRINGS];
+} str_copier;
+
+static void
+copier_start(str_copier *c, char *cursor)
 {
-	return s != NULL ? strlen(s) + 1 : 0;
+	c->cursor = cursor;
+	c->size = 0;
+	c->n = 0;
 }
 
-/* Copies s at *cursor and advances it; NULL stays NULL. */
+/* s's copy in the block (the earlier one when s was copied already);
+ * NULL stays NULL.  Counting only, returns s. */
 static const char *
-str_put(char **cursor, const char *s)
+str_put(str_copier *c, const char *s)
 {
-	char *at = *cursor;
-	size_t n = str_size(s);
+	const char *at = s;
+	size_t i, n;
 
 	if (s == NULL)
 		return NULL;
-	memcpy(at, s, n);
-	*cursor += n;
+	for (i = 0; i < c->n; i++)
+		if (c->src[i] == s)
+			return c->dst[i];
+	n = strlen(s) + 1;
+	if (c->cursor != NULL) {
+		memcpy(c->cursor, s, n);
+		at = c->cursor;
+		c->cursor += n;
+	}
+	c->size += n;
+	if (c->n < NODE_STRINGS) {
+		c->src[c->n] = s;
+		c->dst[c->n] = at;
+		c->n++;
+	}
 	return at;
 }
 
-static size_t
-strings_size(const err_spec *spec)
+/* Every string of spec through c; with e, also stores the copies (and
+ * the rest of the origin and the chain) in e. */
+static void
+put_strings(str_copier *c, const err_spec *spec, tg_error *e)
 {
-	size_t n = str_size(spec->message != NULL ? spec->message : "");
+	const tg_error_provenance *p = spec->prov;
+	const char *message, *name;
 	size_t i;
 
-	if (spec->origin != NULL)
-		n += str_size(spec->origin->file) + str_size(spec->origin->func);
-	if (spec->prov == NULL)
-		return n;
-	n += str_size(spec->prov->task_name);
-	for (i = 0; i < spec->prov->depth; i++) {
-		const tg_spawn_site *s = &spec->prov->chain[i];
+	message = str_put(c, spec->message != NULL ? spec->message : "");
+	if (e != NULL)
+		e->message = message;
+	if (spec->origin != NULL) {
+		const char *file = str_put(c, spec->origin->file);
+		const char *func = str_put(c, spec->origin->func);
 
-		n += str_size(s->file) + str_size(s->func) +
-		     str_size(s->task_name);
+		if (e != NULL) {
+			e->origin.file = file;
+			e->origin.line = spec->origin->line;
+			e->origin.func = func;
+		}
 	}
-	return n;
+	if (p == NULL)
+		return;
+	name = str_put(c, p->task_name);
+	if (e != NULL)
+		e->task_name = name;
+	for (i = 0; i < p->depth; i++) {
+		const tg_spawn_site *site = &p->chain[i];
+		const char *file = str_put(c, site->file);
+		const char *func = str_put(c, site->func);
+		const char *task = str_put(c, site->task_name);
+
+		if (e != NULL) {
+			e->chain[i] = *site;
+			e->chain[i].file = file;
+			e->chain[i].func = func;
+			e->chain[i].task_name = task;
+		}
+	}
 }
 
+/* The provenance fields that are not strings. */
 static void
-fill_provenance(tg_error *e, const tg_error_provenance *p, size_t omitted,
-		char **cursor)
+fill_provenance(tg_error *e, const tg_error_provenance *p, size_t omitted)
 {
-	size_t i;
-
 	e->worker = -1;
 	if (p == NULL)
 		return;
 	e->task_id = p->task_id;
-	e->task_name = str_put(cursor, p->task_name);
 	e->worker = p->worker;
 	e->depth = p->depth;
 	e->omitted = omitted;
-	for (i = 0; i < p->depth; i++) {
-		const tg_spawn_site *s = &p->chain[i];
-
-		e->chain[i] = *s;
-		e->chain[i].file = str_put(cursor, s->file);
-		e->chain[i].func = str_put(cursor, s->func);
-		e->chain[i].task_name = str_put(cursor, s->task_name);
-	}
 }
 
 tg_error *
@@ -217,13 +261,15 @@ tg__error_alloc(const err_spec *spec)
 	size_t kids = spec->n_children * sizeof(tg_error *);
 	size_t sites = depth * sizeof(tg_spawn_site);
 	size_t head = sizeof(tg_error) + kids + sites;
+	str_copier copier;
 	tg_error *e;
-	char *cursor;
 
 	if (spec->n_children > (SIZE_MAX / 2) / sizeof(tg_error *) ||
 	    depth > TG__CHAIN_MAX)
 		return NULL;
-	e = tg__block_alloc(head + strings_size(spec), true);
+	copier_start(&copier, NULL);
+	put_strings(&copier, spec, NULL);
+	e = tg__block_alloc(head + copier.size, true);
 	if (e == NULL)
 		return NULL;
 	e->refs = 1;
@@ -234,15 +280,9 @@ tg__error_alloc(const err_spec *spec)
 	e->n_children = spec->n_children;
 	e->chain = depth ? (tg_spawn_site *)(void *)((char *)(e + 1) + kids)
 			 : NULL;
-	cursor = (char *)e + head;
-	e->message = str_put(&cursor,
-			     spec->message != NULL ? spec->message : "");
-	if (spec->origin != NULL) {
-		e->origin.file = str_put(&cursor, spec->origin->file);
-		e->origin.line = spec->origin->line;
-		e->origin.func = str_put(&cursor, spec->origin->func);
-	}
-	fill_provenance(e, spec->prov, spec->prov_omitted, &cursor);
+	fill_provenance(e, spec->prov, spec->prov_omitted);
+	copier_start(&copier, (char *)e + head);
+	put_strings(&copier, spec, e);
 	tg__error_seal(e);
 	return e;
 }

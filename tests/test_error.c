@@ -19,6 +19,7 @@
 
 #include "alloc.h"
 #include "error_internal.h"
+#include "error_node.h"
 
 /* ------------------------------------------------------------------ */
 /* The counting, failing allocator: tests/test_alloc.h                 */
@@ -288,6 +289,47 @@ test_error_notes_oom_leaves_error_unchanged(void **state)
 	test_alloc_fail_at = test_alloc_calls + 1; /* the note's text succeeds, the array fails */
 	assert_int_equal(tg_error_add_note(e, "n"), TG_ENOMEM);
 	assert_int_equal(tg_error_note_count(e), 0);
+	tg_error_decref(e);
+}
+
+static void
+test_error_node_copies_each_string_once(void **state)
+{
+	static const char file[] = "deep.c", func[] = "walk";
+	char name[] = "leaf task";
+	tg_spawn_site chain[4];
+	tg_error_provenance prov = { 9, name, 0, 4, chain };
+	tg_error_origin origin = { file, 3, func };
+	err_spec spec = { &tg_ValueError, 0, "m", &origin, &prov, 0, 0 };
+	tg_error_provenance p;
+	tg_error_origin o;
+	tg_error *e;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++)
+		chain[i] = (tg_spawn_site){ file, 10 + i, func,
+					    (uint64_t)i + 1, NULL };
+	e = tg__error_alloc(&spec);
+	assert_non_null(e);
+	p = tg_error_provenance_of(e);
+	o = tg_error_origin_of(e);
+	/* copies, not the caller's strings */
+	assert_ptr_not_equal(o.file, file);
+	assert_ptr_not_equal(p.task_name, name);
+	name[0] = 'X';
+	assert_string_equal(p.task_name, "leaf task");
+	/* one copy serves every use of the same string */
+	assert_string_equal(o.file, "deep.c");
+	assert_string_equal(o.func, "walk");
+	assert_int_equal(o.line, 3);
+	for (i = 0; i < 4; i++) {
+		assert_ptr_equal(p.chain[i].file, o.file);
+		assert_ptr_equal(p.chain[i].func, o.func);
+		assert_int_equal(p.chain[i].line, 10 + i);
+		assert_int_equal(p.chain[i].task_id, (uint64_t)i + 1);
+		assert_null(p.chain[i].task_name);
+	}
 	tg_error_decref(e);
 }
 
@@ -888,6 +930,7 @@ main(void)
 		T(test_error_oom_is_immortal),
 		T(test_error_new_under_oom_returns_memory_error),
 		T(test_error_long_message_kept_whole),
+		T(test_error_node_copies_each_string_once),
 		T(test_error_notes_array_grows_by_size_class),
 		T(test_error_blocks_come_in_size_classes),
 		T(test_error_refcount_across_threads),
