@@ -53,31 +53,26 @@ typedef struct block_head {
 	struct block_head *next;  /* on a list only */
 } block_head;
 
-/* The largest class with a list, and the classes in order (the sequence
- * tg__alloc_class rounds to). */
+/* The largest class with a list, and the number of classes up to it in
+ * tg__alloc_class's sequence (32, 48, 64, 96, ..., 3072, 4096). */
 #define MAX_CLASS 4096
-static const size_t class_sizes[] = { 32,  48,   64,   96,   128,
-				      192, 256,  384,  512,  768,
-				      1024, 1536, 2048, 3072, MAX_CLASS };
-#define NCLASSES (sizeof(class_sizes) / sizeof(class_sizes[0]))
-
-typedef struct block_list {
-	block_head *top;
-	size_t count;
-} block_list;
+#define NCLASSES 15
 
 static pthread_mutex_t lists_lock = PTHREAD_MUTEX_INITIALIZER;
-static block_list lists[NCLASSES]; /* under lists_lock */
-static size_t held;                /* bytes listed; under lists_lock */
+static block_head *lists[NCLASSES]; /* stacks; under lists_lock */
+static size_t held;                 /* bytes listed; under lists_lock */
 
-/* The list of class size cls; NULL when the class has none. */
-static block_list *
+/* The list of class size cls (found by walking tg__alloc_class's
+ * sequence, so the classes are defined in one place); NULL when the
+ * class has none. */
+static block_head **
 list_of(size_t cls)
 {
-	size_t i;
+	size_t i, c;
 
-	for (i = 0; i < NCLASSES; i++)
-		if (class_sizes[i] == cls)
+	for (i = 0, c = tg__alloc_class(1); i < NCLASSES && c <= MAX_CLASS;
+	     i++, c = tg__alloc_class(c + 1))
+		if (c == cls)
 			return &lists[i];
 	return NULL;
 }
@@ -88,20 +83,25 @@ payload(block_head *h)
 	return (char *)h + sizeof(block_head);
 }
 
+static block_head *
+head_of(void *p)
+{
+	return (block_head *)(void *)((char *)p - sizeof(block_head));
+}
+
 /* A listed block of class cls, or NULL. */
 static block_head *
 take(size_t cls)
 {
-	block_list *l = list_of(cls);
+	block_head **l = list_of(cls);
 	block_head *h;
 
 	if (l == NULL)
 		return NULL;
 	pthread_mutex_lock(&lists_lock);
-	h = l->top;
+	h = *l;
 	if (h != NULL) {
-		l->top = h->next;
-		l->count--;
+		*l = h->next;
 		held -= cls;
 	}
 	pthread_mutex_unlock(&lists_lock);
@@ -137,21 +137,19 @@ tg__block_alloc(size_t size, bool zero)
 void
 tg__block_free(void *p)
 {
-	block_head *h;
-	block_list *l;
+	block_head *h, **l;
 
 	if (p == NULL)
 		return;
-	h = (block_head *)(void *)((char *)p - sizeof(block_head));
+	h = head_of(p);
 	l = tg__alloc_recycles() ? list_of(h->size) : NULL;
 	if (l != NULL) {
 		pthread_mutex_lock(&lists_lock);
 		if (held + h->size <= TG__BLOCKS_HELD_MAX) {
 			POISON(p, h->size - sizeof(block_head));
 			held += h->size;
-			h->next = l->top;
-			l->top = h;
-			l->count++;
+			h->next = *l;
+			*l = h;
 			h = NULL;
 		}
 		pthread_mutex_unlock(&lists_lock);
@@ -167,7 +165,7 @@ tg__block_grow(void *p, size_t used, size_t size)
 
 	if (p == NULL)
 		return tg__block_alloc(size, false);
-	h = (block_head *)(void *)((char *)p - sizeof(block_head));
+	h = head_of(p);
 	if (size != 0 && size <= h->size - sizeof(block_head))
 		return p;
 	grown = tg__block_alloc(size, false);
@@ -186,12 +184,11 @@ tg__blocks_drain(void)
 
 	pthread_mutex_lock(&lists_lock);
 	for (i = 0; i < NCLASSES; i++) {
-		while ((h = lists[i].top) != NULL) {
-			lists[i].top = h->next;
+		while ((h = lists[i]) != NULL) {
+			lists[i] = h->next;
 			h->next = all;
 			all = h;
 		}
-		lists[i].count = 0;
 	}
 	held = 0;
 	pthread_mutex_unlock(&lists_lock);
@@ -206,12 +203,14 @@ tg__blocks_drain(void)
 void
 tg__blocks_held(size_t *blocks, size_t *bytes)
 {
+	block_head *h;
 	size_t i;
 
 	*blocks = 0;
 	pthread_mutex_lock(&lists_lock);
 	for (i = 0; i < NCLASSES; i++)
-		*blocks += lists[i].count;
+		for (h = lists[i]; h != NULL; h = h->next)
+			(*blocks)++;
 	*bytes = held;
 	pthread_mutex_unlock(&lists_lock);
 }

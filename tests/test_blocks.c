@@ -120,6 +120,13 @@ test_blocks_large_ones_go_back_to_the_allocator(void **state)
 	assert_non_null(p);
 	tg__block_free(p);
 	assert_int_equal(held_blocks(), 0);
+	/* the largest listed class is 4096 bytes, the head included */
+	p = tg__block_alloc(4096 - 16, false);
+	tg__block_free(p);
+	assert_int_equal(held_bytes(), 4096);
+	p = tg__block_alloc(4096 - 15, false);
+	tg__block_free(p);
+	assert_int_equal(held_bytes(), 4096);
 	assert_null(tg__block_alloc(0, false));
 	assert_null(tg__block_alloc(SIZE_MAX, false));
 	assert_null(tg__block_alloc(SIZE_MAX - 8, true));
