@@ -1,31 +1,50 @@
 /*
- * blocks.c - recycled blocks for the error path (see blocks.h for why).
+ * blocks.c - the error path's blocks, carved from slabs that go back to
+ * the system once empty (see blocks.h for why).
  *
  * Theory of operation
  * -------------------
- * Every block has a 16-byte head before the caller's bytes: the block's
- * class size (head included) and, while the block sits on a list, the
- * next one.  Requests are rounded to the class of size + head
- * (tg__alloc_class), so every block of a class is interchangeable.
+ * Every block has a 16-byte head before the caller's bytes: the slab it
+ * was carved from (NULL for a block straight from the allocator) and
+ * either its class size (allocator blocks) or, while it is free in its
+ * slab, the next free block.  Requests are rounded to the class of
+ * size + head (tg__alloc_class), so every block of a class is
+ * interchangeable.
  *
- * Classes of at most MAX_CLASS bytes have one list each: a LIFO stack,
- * shared by all threads.  free pushes while all the lists together hold
- * less than TG__BLOCKS_HELD_MAX bytes, else gives the block to the
- * allocator; alloc pops, else asks the allocator.  One budget for all the
- * classes lets the classes a program uses take it all (a stress run's
- * errors are mostly 1 KiB blocks).  One mutex guards the lists and the
- * budget: it orders a block's last use by the thread that freed it before
- * its first use by the thread that takes it (TSan sees the lock); a few
- * pointer moves under it are cheap next to making an error, and a
- * lock-free stack (whose pop needs ABA protection) would not pay.
+ * Classes of at most MAX_CLASS bytes are carved from slabs of SLAB_SIZE
+ * bytes, mapped from the system (mmap).  A slab serves one class at a
+ * time: its never-used tail is handed out front to back (so untouched
+ * pages stay unmapped in RSS), its freed blocks LIFO before the tail.
+ * Each class keeps a list of its slabs that have room; a full slab is on
+ * no list and goes back on its class's list when a block of it is freed.
+ * A slab whose last block comes back is empty: up to
+ * TG__BLOCKS_EMPTY_KEPT empty slabs wait, for any class, and the rest are
+ * unmapped.  So the memory follows the live errors: after a peak (a tree
+ * that failed a thousand times) it goes back to the system, where freed
+ * malloc blocks would stay in the arenas and caches of the threads that
+ * freed them, each keeping the largest peak it has seen.
  *
- * Recycling is on only while the C library's allocator is in use
- * (tg__alloc_recycles); otherwise alloc and free go straight to the
- * allocator, head and all.  Under AddressSanitizer a listed block's bytes
- * are poisoned, so a use after free still reports.
+ * One mutex guards the lists, the slabs' free lists and the counts: it
+ * orders a block's last use by the thread that freed it before its first
+ * use by the thread that takes it (TSan sees the lock).  A few pointer
+ * moves under it are cheap next to making an error; mapping and unmapping
+ * happen outside it.
+ *
+ * Slabs exist only while the C library's allocator is in use
+ * (tg__alloc_recycles); otherwise blocks come from the allocator, head
+ * and all, so a counting or failing allocator sees every request.  A
+ * block's head names where it came from, so a block freed after an
+ * allocator swap still goes back to the right place.
+ *
+ * Under AddressSanitizer a free block's bytes are poisoned, so a use
+ * after free still reports, and slabs come from malloc rather than mmap:
+ * LeakSanitizer scans malloc blocks for pointers but not private
+ * mappings, and an error node in a slab may be the only holder of a
+ * large (allocator) block.
  */
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -48,24 +67,54 @@
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
+#if !defined(TG_BLOCKS_ASAN)
+#include <sys/mman.h>
+#if defined(MAP_ANONYMOUS) || defined(MAP_ANON)
+#define TG_BLOCKS_MMAP 1
+#ifndef MAP_ANONYMOUS
+#define MAP_ANONYMOUS MAP_ANON
+#endif
+#endif
+#endif
+
+typedef struct slab slab;
+
 typedef struct block_head {
-	_Alignas(16) size_t size; /* class size, head included */
-	struct block_head *next;  /* on a list only */
+	_Alignas(16) slab *slab; /* NULL: straight from the allocator */
+	union {
+		size_t size;             /* allocator blocks: class size */
+		struct block_head *next; /* free in its slab: the next */
+	} u;
 } block_head;
 
-/* The largest class with a list, and the number of classes up to it in
- * tg__alloc_class's sequence (32, 48, 64, 96, ..., 3072, 4096). */
+/* At the start of its mapping.  All fields under lock. */
+struct slab {
+	_Alignas(64) slab *prev, *next; /* its class's list, or the empties */
+	block_head *free;               /* freed blocks, LIFO */
+	char *fresh;                    /* never handed out: [fresh, end) */
+	char *end;
+	size_t cls;  /* class size, head included */
+	size_t out;  /* blocks handed out and not freed */
+	size_t list; /* index of its class's list */
+};
+
+/* The largest class carved from slabs, and the number of classes up to
+ * it in tg__alloc_class's sequence (32, 48, 64, 96, ..., 3072, 4096). */
 #define MAX_CLASS 4096
 #define NCLASSES 15
+#define SLAB_SIZE TG__BLOCKS_SLAB_SIZE
 
-static pthread_mutex_t lists_lock = PTHREAD_MUTEX_INITIALIZER;
-static block_head *lists[NCLASSES]; /* stacks; under lists_lock */
-static size_t held;                 /* bytes listed; under lists_lock */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static slab *roomy[NCLASSES]; /* per class: slabs with room, linked */
+static slab *empties;         /* empty slabs, linked through next */
+static size_t n_empty;        /* slabs on empties */
+static size_t n_slabs;        /* slabs mapped, empty or not */
+static size_t n_out;          /* blocks handed out from slabs */
 
-/* The list of class size cls (found by walking tg__alloc_class's
- * sequence, so the classes are defined in one place); NULL when the
- * class has none. */
-static block_head **
+/* The index of class cls's list (found by walking tg__alloc_class's
+ * sequence, so the classes are defined in one place); NCLASSES when the
+ * class is not carved from slabs. */
+static size_t
 list_of(size_t cls)
 {
 	size_t i, c;
@@ -73,8 +122,8 @@ list_of(size_t cls)
 	for (i = 0, c = tg__alloc_class(1); i < NCLASSES && c <= MAX_CLASS;
 	     i++, c = tg__alloc_class(c + 1))
 		if (c == cls)
-			return &lists[i];
-	return NULL;
+			return i;
+	return NCLASSES;
 }
 
 static void *
@@ -89,84 +138,223 @@ head_of(void *p)
 	return (block_head *)(void *)((char *)p - sizeof(block_head));
 }
 
-/* A listed block of class cls, or NULL. */
-static block_head *
-take(size_t cls)
+static char *
+body_of(slab *s)
 {
-	block_head **l = list_of(cls);
-	block_head *h;
+	return (char *)s + sizeof(slab);
+}
 
-	if (l == NULL)
+/* A fresh slab's memory, NULL when the system has none.  Called without
+ * the lock. */
+static slab *
+map_slab(void)
+{
+	void *m;
+
+#ifdef TG_BLOCKS_MMAP
+	m = mmap(NULL, SLAB_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
 		return NULL;
-	pthread_mutex_lock(&lists_lock);
-	h = *l;
-	if (h != NULL) {
-		*l = h->next;
-		held -= cls;
+#else
+	/* Slabs exist only with the C library's allocator and must go back
+	 * to it even after a swap: malloc itself, not tg__malloc. */
+	m = malloc(SLAB_SIZE);
+	if (m == NULL)
+		return NULL;
+#endif
+	POISON(body_of(m), SLAB_SIZE - sizeof(slab));
+	return m;
+}
+
+/* Gives an empty slab back to the system.  Called without the lock. */
+static void
+unmap_slab(slab *s)
+{
+	UNPOISON(s, SLAB_SIZE);
+#ifdef TG_BLOCKS_MMAP
+	munmap(s, SLAB_SIZE);
+#else
+	free(s);
+#endif
+}
+
+static bool
+is_full(const slab *s)
+{
+	return s->free == NULL && (size_t)(s->end - s->fresh) < s->cls;
+}
+
+/* Puts s first on its class's list.  Under lock. */
+static void
+link_roomy(slab *s)
+{
+	s->prev = NULL;
+	s->next = roomy[s->list];
+	if (s->next != NULL)
+		s->next->prev = s;
+	roomy[s->list] = s;
+}
+
+/* Takes s off its class's list.  Under lock. */
+static void
+unlink_roomy(slab *s)
+{
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		roomy[s->list] = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+}
+
+/* Makes the empty (or fresh) slab s serve class cls (list i).  Under
+ * lock. */
+static void
+carve(slab *s, size_t cls, size_t i)
+{
+	s->free = NULL;
+	s->fresh = body_of(s);
+	s->end = (char *)s + SLAB_SIZE;
+	s->cls = cls;
+	s->out = 0;
+	s->list = i;
+	link_roomy(s);
+}
+
+/* A block of class cls (list i) from a slab, or NULL when no slab can be
+ * had. */
+static block_head *
+take(size_t cls, size_t i)
+{
+	block_head *h;
+	slab *s, *mapped = NULL;
+
+	pthread_mutex_lock(&lock);
+	if (roomy[i] == NULL && empties != NULL) {
+		s = empties;
+		empties = s->next;
+		n_empty--;
+		carve(s, cls, i);
 	}
-	pthread_mutex_unlock(&lists_lock);
-	if (h != NULL)
+	if (roomy[i] == NULL) {
+		pthread_mutex_unlock(&lock);
+		mapped = map_slab();
+		if (mapped == NULL)
+			return NULL;
+		pthread_mutex_lock(&lock);
+		n_slabs++;
+		/* Another thread may have made room meanwhile; this slab
+		 * then simply joins the list. */
+		carve(mapped, cls, i);
+	}
+	s = roomy[i];
+	if (s->free != NULL) {
+		h = s->free;
 		UNPOISON(payload(h), cls - sizeof(block_head));
+		s->free = h->u.next;
+	} else {
+		h = (block_head *)(void *)s->fresh;
+		UNPOISON(h, cls);
+		s->fresh += cls;
+	}
+	h->slab = s;
+	s->out++;
+	n_out++;
+	if (is_full(s))
+		unlink_roomy(s);
+	pthread_mutex_unlock(&lock);
 	return h;
 }
 
 void *
 tg__block_alloc(size_t size, bool zero)
 {
-	size_t cls;
+	size_t cls, i;
 	block_head *h = NULL;
 
 	if (size == 0 || size > SIZE_MAX - sizeof(block_head))
 		return NULL;
 	cls = tg__alloc_class(size + sizeof(block_head));
-	if (tg__alloc_recycles())
-		h = take(cls);
+	if (tg__alloc_recycles() && (i = list_of(cls)) < NCLASSES)
+		h = take(cls, i);
 	if (h != NULL) {
 		if (zero)
 			memset(payload(h), 0, size);
 	} else {
+		/* A class above MAX_CLASS, another allocator, or no slab to
+		 * be had: the allocator's own block. */
 		h = zero ? tg__calloc(1, cls) : tg__malloc(cls);
 		if (h == NULL)
 			return NULL;
-		h->size = cls;
+		h->slab = NULL;
+		h->u.size = cls;
 	}
-	h->next = NULL;
 	return payload(h);
 }
 
 void
 tg__block_free(void *p)
 {
-	block_head *h, **l;
+	block_head *h;
+	slab *s, *unmap = NULL;
+	bool was_full;
 
 	if (p == NULL)
 		return;
 	h = head_of(p);
-	l = tg__alloc_recycles() ? list_of(h->size) : NULL;
-	if (l != NULL) {
-		pthread_mutex_lock(&lists_lock);
-		if (held + h->size <= TG__BLOCKS_HELD_MAX) {
-			POISON(p, h->size - sizeof(block_head));
-			held += h->size;
-			h->next = *l;
-			*l = h;
-			h = NULL;
-		}
-		pthread_mutex_unlock(&lists_lock);
+	s = h->slab;
+	if (s == NULL) {
+		tg__free(h);
+		return;
 	}
-	tg__free(h); /* NULL when listed */
+	pthread_mutex_lock(&lock);
+	POISON(p, s->cls - sizeof(block_head));
+	was_full = is_full(s);
+	h->u.next = s->free;
+	s->free = h;
+	s->out--;
+	n_out--;
+	if (s->out == 0) {
+		if (!was_full)
+			unlink_roomy(s);
+		/* Keep a few empties for the next peak, none once another
+		 * allocator took over (no new slab will be wanted). */
+		if (n_empty < TG__BLOCKS_EMPTY_KEPT && tg__alloc_recycles()) {
+			POISON(body_of(s), SLAB_SIZE - sizeof(slab));
+			s->next = empties;
+			empties = s;
+			n_empty++;
+		} else {
+			n_slabs--;
+			unmap = s;
+		}
+	} else if (was_full) {
+		link_roomy(s);
+	}
+	pthread_mutex_unlock(&lock);
+	if (unmap != NULL)
+		unmap_slab(unmap);
+}
+
+/* Room for the caller's bytes in the block behind head h. */
+static size_t
+room(const block_head *h)
+{
+	return (h->slab != NULL ? h->slab->cls : h->u.size) -
+	       sizeof(block_head);
 }
 
 void *
 tg__block_grow(void *p, size_t used, size_t size)
 {
-	block_head *h;
 	void *grown;
 
 	if (p == NULL)
 		return tg__block_alloc(size, false);
-	h = head_of(p);
-	if (size != 0 && size <= h->size - sizeof(block_head))
+	/* A slab's class never changes while it has a block out, so
+	 * reading it needs no lock. */
+	if (size != 0 && size <= room(head_of(p)))
 		return p;
 	grown = tg__block_alloc(size, false);
 	if (grown == NULL)
@@ -179,38 +367,27 @@ tg__block_grow(void *p, size_t used, size_t size)
 void
 tg__blocks_drain(void)
 {
-	block_head *all = NULL, *h;
-	size_t i;
+	slab *all, *s;
 
-	pthread_mutex_lock(&lists_lock);
-	for (i = 0; i < NCLASSES; i++) {
-		while ((h = lists[i]) != NULL) {
-			lists[i] = h->next;
-			h->next = all;
-			all = h;
-		}
-	}
-	held = 0;
-	pthread_mutex_unlock(&lists_lock);
+	pthread_mutex_lock(&lock);
+	all = empties;
+	empties = NULL;
+	n_slabs -= n_empty;
+	n_empty = 0;
+	pthread_mutex_unlock(&lock);
 	while (all != NULL) {
-		h = all;
-		all = h->next;
-		UNPOISON(payload(h), h->size - sizeof(block_head));
-		tg__free(h);
+		s = all;
+		all = s->next;
+		unmap_slab(s);
 	}
 }
 
 void
-tg__blocks_held(size_t *blocks, size_t *bytes)
+tg__blocks_stats(tg__blocks_stats_t *st)
 {
-	block_head *h;
-	size_t i;
-
-	*blocks = 0;
-	pthread_mutex_lock(&lists_lock);
-	for (i = 0; i < NCLASSES; i++)
-		for (h = lists[i]; h != NULL; h = h->next)
-			(*blocks)++;
-	*bytes = held;
-	pthread_mutex_unlock(&lists_lock);
+	pthread_mutex_lock(&lock);
+	st->slabs = n_slabs;
+	st->empty_slabs = n_empty;
+	st->blocks_out = n_out;
+	pthread_mutex_unlock(&lock);
 }

@@ -1,21 +1,22 @@
 /*
- * blocks.h - recycled blocks for the error path (errors, note texts, notes
- * arrays).  Internal.
+ * blocks.h - the error path's blocks (errors, note texts, notes arrays),
+ * carved from slabs given back to the system once empty.  Internal.
  *
  * Errors are made on the worker that fails and freed on whichever thread
  * drops the tree, in sizes that vary with the message and the spawn chain.
  * Handed to malloc one by one, that traffic makes glibc's per-thread
- * caches and arenas creep up for as long as a program keeps failing
- * (docs/testing.md, the soaks).  So these blocks come in size classes
- * (tg__alloc_class) and a freed one goes to a small list of its class,
- * shared by all threads, where the next request of that class finds it.
- * The lists hold at most TG__BLOCKS_HELD_MAX bytes in all; beyond that,
- * and for blocks over 4 KiB, free goes to the allocator.
+ * caches and arenas creep up for as long as a program keeps failing, each
+ * keeping the largest peak of live errors it has seen (docs/testing.md,
+ * the soaks).  So these blocks come in size classes (tg__alloc_class),
+ * and those up to 4 KiB are carved from 64 KiB slabs mapped from the
+ * system: a freed block serves the next request of its class, and a slab
+ * whose blocks are all free goes back to the system, except for a few
+ * kept for the next peak (TG__BLOCKS_EMPTY_KEPT).
  *
- * Recycling happens only with the C library's allocator.  With one set by
+ * Slabs are used only with the C library's allocator.  With one set by
  * tg_set_allocator every request and every free reaches it, so a counting
  * or failing allocator sees exactly what the library does; and
- * tg_set_allocator first gives the recycled blocks back.
+ * tg_set_allocator first gives the empty slabs back.
  */
 #ifndef TG_BLOCKS_H
 #define TG_BLOCKS_H
@@ -23,8 +24,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Bytes the lists may hold in all (their blocks' class sizes summed). */
-#define TG__BLOCKS_HELD_MAX (1024 * 1024)
+/* Bytes of one slab, and the empty slabs kept for the next peak (the
+ * rest are unmapped). */
+#define TG__BLOCKS_SLAB_SIZE ((size_t)64 * 1024)
+#define TG__BLOCKS_EMPTY_KEPT 4
 
 /* A block with room for size bytes (zeroed when zero is true), NULL when
  * out of memory or size is 0.  Free it with tg__block_free only.
@@ -41,12 +44,15 @@ void tg__block_free(void *p);
  * or size is 0.  Thread-safe. */
 void *tg__block_grow(void *p, size_t used, size_t size);
 
-/* Frees every recycled block through the allocator (tg_set_allocator
- * calls it before a swap).  Thread-safe, but only meaningful while no
- * block is being freed. */
+/* Gives the kept empty slabs back to the system (tg_set_allocator calls
+ * it before a swap).  Thread-safe. */
 void tg__blocks_drain(void);
 
-/* For tests: blocks and bytes (class sizes) the lists hold now. */
-void tg__blocks_held(size_t *blocks, size_t *bytes);
+/* For tests: slabs mapped (empty ones included), empty slabs kept, and
+ * blocks handed out from slabs and not freed. */
+typedef struct tg__blocks_stats_t {
+	size_t slabs, empty_slabs, blocks_out;
+} tg__blocks_stats_t;
+void tg__blocks_stats(tg__blocks_stats_t *st);
 
 #endif /* TG_BLOCKS_H */

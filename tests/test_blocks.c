@@ -1,9 +1,10 @@
 /*
- * test_blocks.c - recycled blocks of the error path (src/blocks.c): a freed
- * block serves the next request of its class, the lists hold at most
- * TG__BLOCKS_HELD_MAX bytes in all, large blocks and custom allocators bypass
- * the lists, tg_set_allocator gives the held blocks back, and threads
- * share the lists safely.
+ * test_blocks.c - the error path's blocks (src/blocks.c): a freed block
+ * serves the next request of its class, empty slabs beyond
+ * TG__BLOCKS_EMPTY_KEPT go back to the system (a peak is not kept), large
+ * blocks and custom allocators bypass the slabs, a block outlives an
+ * allocator swap, tg_set_allocator gives the empty slabs back, and
+ * threads share the slabs safely.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -19,114 +20,151 @@
 #include "alloc.h"
 #include "blocks.h"
 
-static size_t
-held_blocks(void)
+static tg__blocks_stats_t
+stats(void)
 {
-	size_t blocks, bytes;
+	tg__blocks_stats_t st;
 
-	tg__blocks_held(&blocks, &bytes);
-	return blocks;
+	tg__blocks_stats(&st);
+	return st;
 }
 
-static size_t
-held_bytes(void)
-{
-	size_t blocks, bytes;
-
-	tg__blocks_held(&blocks, &bytes);
-	return bytes;
-}
-
-/* Each test starts with the C library's allocator and empty lists. */
+/* Each test starts with the C library's allocator and no slab. */
 static int
 default_allocator(void **state)
 {
 	(void)state;
-	return tg_reset_allocator() == TG_OK && held_blocks() == 0 ? 0 : -1;
+	return tg_reset_allocator() == TG_OK && stats().slabs == 0 ? 0 : -1;
 }
 
 static int
-empty_lists(void **state)
+no_slabs(void **state)
 {
 	(void)state;
 	tg__blocks_drain();
 	return 0;
 }
 
+/* Blocks of a class that fit in one slab (its head takes a little). */
+static size_t
+per_slab(size_t cls)
+{
+	return (TG__BLOCKS_SLAB_SIZE - 64) / cls;
+}
+
 static void
 test_blocks_freed_block_serves_the_next_request(void **state)
 {
-	unsigned char *p, *q;
+	unsigned char *p, *q, *r;
 	size_t i;
 
 	(void)state;
 	p = tg__block_alloc(100, false);
 	assert_non_null(p);
+	r = tg__block_alloc(100, false); /* keeps the slab from emptying */
+	assert_non_null(r);
+	assert_int_equal(stats().slabs, 1);
+	assert_int_equal(stats().blocks_out, 2);
 	memset(p, 0xab, 100);
 	tg__block_free(p);
-	assert_int_equal(held_blocks(), 1);
+	assert_int_equal(stats().blocks_out, 1);
 	/* 100 bytes and 90 are one class (128 with the head) */
 	q = tg__block_alloc(90, true);
 	assert_ptr_equal(q, p);
 	for (i = 0; i < 90; i++)
 		assert_int_equal(q[i], 0); /* zeroed as asked */
-	assert_int_equal(held_blocks(), 0);
-	tg__block_free(q);
-	/* another class does not take it */
+	/* another class takes another slab */
 	p = tg__block_alloc(600, false);
 	assert_non_null(p);
-	assert_ptr_not_equal(p, q);
-	assert_int_equal(held_blocks(), 1);
+	assert_int_equal(stats().slabs, 2);
 	tg__block_free(p);
-	assert_int_equal(held_blocks(), 2);
+	tg__block_free(q);
+	tg__block_free(r);
+	assert_int_equal(stats().blocks_out, 0);
+	assert_int_equal(stats().slabs, 2);
+	assert_int_equal(stats().empty_slabs, 2); /* kept for the next peak */
+	/* an empty slab serves any class */
+	p = tg__block_alloc(2000, false);
+	assert_non_null(p);
+	assert_int_equal(stats().slabs, 2);
+	assert_int_equal(stats().empty_slabs, 1);
+	tg__block_free(p);
 }
 
 static void
-test_blocks_the_lists_hold_at_most_the_budget(void **state)
+test_blocks_a_peak_goes_back_to_the_system(void **state)
 {
 	size_t cls = tg__alloc_class(1000 + 16); /* 1024 */
-	size_t n = TG__BLOCKS_HELD_MAX / cls + 50, i;
+	size_t n = 40 * per_slab(cls), i;
 	void **p = calloc(n, sizeof(*p));
-	void *small;
 
 	(void)state;
 	assert_non_null(p);
 	for (i = 0; i < n; i++) {
 		p[i] = tg__block_alloc(1000, false);
 		assert_non_null(p[i]);
+		memset(p[i], (int)i, 1000);
 	}
-	small = tg__block_alloc(10, false);
-	for (i = 0; i < n; i++)
+	assert_int_equal(stats().slabs, 40); /* every slab filled */
+	assert_int_equal(stats().blocks_out, n);
+	/* freed in an order that empties no slab until the end */
+	for (i = 0; i < n; i += 2)
 		tg__block_free(p[i]);
-	assert_int_equal(held_blocks(), TG__BLOCKS_HELD_MAX / cls);
-	assert_int_equal(held_bytes(), TG__BLOCKS_HELD_MAX);
-	/* the budget is shared: a block of another class finds it spent */
-	tg__block_free(small);
-	assert_int_equal(held_blocks(), TG__BLOCKS_HELD_MAX / cls);
-	/* taking one makes room for one */
-	p[0] = tg__block_alloc(1000, false);
-	assert_int_equal(held_bytes(), TG__BLOCKS_HELD_MAX - cls);
-	tg__block_free(p[0]);
-	assert_int_equal(held_bytes(), TG__BLOCKS_HELD_MAX);
+	assert_int_equal(stats().slabs, 40);
+	assert_int_equal(stats().empty_slabs, 0);
+	for (i = 1; i < n; i += 2)
+		tg__block_free(p[i]);
+	assert_int_equal(stats().blocks_out, 0);
+	assert_int_equal(stats().slabs, TG__BLOCKS_EMPTY_KEPT);
+	assert_int_equal(stats().empty_slabs, TG__BLOCKS_EMPTY_KEPT);
 	free(p);
 }
 
 static void
-test_blocks_large_ones_go_back_to_the_allocator(void **state)
+test_blocks_full_slab_takes_blocks_again(void **state)
+{
+	size_t cls = tg__alloc_class(4000 + 16), n = per_slab(cls), i;
+	void *p[32], *extra;
+
+	(void)state;
+	assert_true(n < 32);
+	for (i = 0; i < n; i++)
+		p[i] = tg__block_alloc(4000, false);
+	assert_int_equal(stats().slabs, 1);
+	/* the slab is full: the next block needs a second one */
+	extra = tg__block_alloc(4000, false);
+	assert_int_equal(stats().slabs, 2);
+	tg__block_free(extra);
+	assert_int_equal(stats().empty_slabs, 1);
+	/* a block freed in the full slab is the next one handed out, and
+	 * the kept empty slab stays as it was */
+	tg__block_free(p[3]);
+	assert_ptr_equal(tg__block_alloc(3999, false), p[3]);
+	assert_int_equal(stats().slabs, 2);
+	assert_int_equal(stats().empty_slabs, 1);
+	for (i = 0; i < n; i++)
+		tg__block_free(p[i]);
+	assert_int_equal(stats().blocks_out, 0);
+	assert_int_equal(stats().empty_slabs, 2);
+}
+
+static void
+test_blocks_large_ones_go_to_the_allocator(void **state)
 {
 	void *p = tg__block_alloc(5000, true);
 
 	(void)state;
 	assert_non_null(p);
+	assert_int_equal(stats().slabs, 0);
+	assert_int_equal(stats().blocks_out, 0);
 	tg__block_free(p);
-	assert_int_equal(held_blocks(), 0);
-	/* the largest listed class is 4096 bytes, the head included */
+	/* the largest class from slabs is 4096 bytes, the head included */
 	p = tg__block_alloc(4096 - 16, false);
+	assert_int_equal(stats().blocks_out, 1);
 	tg__block_free(p);
-	assert_int_equal(held_bytes(), 4096);
 	p = tg__block_alloc(4096 - 15, false);
+	assert_int_equal(stats().blocks_out, 0);
 	tg__block_free(p);
-	assert_int_equal(held_bytes(), 4096);
 	assert_null(tg__block_alloc(0, false));
 	assert_null(tg__block_alloc(SIZE_MAX, false));
 	assert_null(tg__block_alloc(SIZE_MAX - 8, true));
@@ -140,27 +178,50 @@ test_blocks_custom_allocator_sees_every_request(void **state)
 	size_t i;
 
 	(void)state;
-	/* blocks held for the C library's allocator go back before the swap */
+	/* empty slabs kept for the C library's allocator go before the swap */
 	for (i = 0; i < 10; i++)
 		p[i] = tg__block_alloc(40 * (i + 1), false);
 	for (i = 0; i < 10; i++)
 		tg__block_free(p[i]);
-	assert_true(held_blocks() > 0);
+	assert_true(stats().empty_slabs > 0);
 	assert_int_equal(test_alloc_setup(NULL), 0);
-	assert_int_equal(held_blocks(), 0);
+	assert_int_equal(stats().slabs, 0);
 	for (i = 0; i < 10; i++) {
 		p[i] = tg__block_alloc(40 * (i + 1), i % 2 == 0);
 		assert_non_null(p[i]);
 	}
 	assert_int_equal(test_alloc_calls, 10);
 	assert_int_equal(test_alloc_live, 10);
+	assert_int_equal(stats().slabs, 0);
 	for (i = 0; i < 10; i++)
 		tg__block_free(p[i]);
 	assert_int_equal(test_alloc_live, 0); /* none held back */
-	assert_int_equal(held_blocks(), 0);
 	test_alloc_fail_all = 1;
 	assert_null(tg__block_alloc(40, false));
 	assert_int_equal(test_alloc_teardown(NULL), 0);
+}
+
+static void
+test_blocks_block_outlives_an_allocator_swap(void **state)
+{
+	char *p = tg__block_alloc(100, false), *q;
+
+	(void)state;
+	assert_non_null(p);
+	memcpy(p, "kept", 5);
+	assert_int_equal(test_alloc_setup(NULL), 0);
+	assert_int_equal(stats().slabs, 1); /* p's slab stays */
+	/* grown under the new allocator: the copy is its block */
+	q = tg__block_grow(p, 5, 5000);
+	assert_non_null(q);
+	assert_string_equal(q, "kept");
+	assert_int_equal(test_alloc_live, 1);
+	/* p went back to its slab, which is not kept: no new slab will be
+	 * made while another allocator is in use */
+	assert_int_equal(stats().slabs, 0);
+	tg__block_free(q);
+	assert_int_equal(test_alloc_live, 0);
+	assert_int_equal(tg_reset_allocator(), TG_OK);
 }
 
 static void
@@ -183,14 +244,15 @@ test_blocks_grow_keeps_the_contents(void **state)
 	/* out of memory: the old block stays as it was */
 	p = tg__block_alloc(8, false);
 	memcpy(p, "xyz", 4);
-	tg__blocks_drain();
 	assert_int_equal(test_alloc_setup(NULL), 0);
 	test_alloc_fail_all = 1;
 	assert_null(tg__block_grow(p, 4, 4000));
 	test_alloc_fail_all = 0;
 	assert_string_equal(p, "xyz");
 	assert_int_equal(tg_reset_allocator(), TG_OK);
-	tg__block_free(p); /* made by the C library's malloc */
+	tg__block_free(p); /* back to its slab, kept empty */
+	assert_int_equal(stats().blocks_out, 0);
+	assert_int_equal(stats().empty_slabs, 1);
 }
 
 #define THREADS 4
@@ -229,7 +291,7 @@ churn(void *arg)
 }
 
 static void
-test_blocks_threads_share_the_lists(void **state)
+test_blocks_threads_share_the_slabs(void **state)
 {
 	pthread_t t[THREADS];
 	void *rc;
@@ -243,22 +305,26 @@ test_blocks_threads_share_the_lists(void **state)
 		assert_int_equal(pthread_join(t[i], &rc), 0);
 		assert_null(rc);
 	}
-	assert_true(held_blocks() > 0);
-	assert_true(held_bytes() <= TG__BLOCKS_HELD_MAX);
+	assert_int_equal(stats().blocks_out, 0);
+	assert_true(stats().empty_slabs > 0);
+	assert_int_equal(stats().slabs, stats().empty_slabs);
+	assert_true(stats().slabs <= TG__BLOCKS_EMPTY_KEPT);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, default_allocator, empty_lists)
+#define T(name) cmocka_unit_test_setup_teardown(name, default_allocator, no_slabs)
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_blocks_freed_block_serves_the_next_request),
-		T(test_blocks_the_lists_hold_at_most_the_budget),
-		T(test_blocks_large_ones_go_back_to_the_allocator),
+		T(test_blocks_a_peak_goes_back_to_the_system),
+		T(test_blocks_full_slab_takes_blocks_again),
+		T(test_blocks_large_ones_go_to_the_allocator),
 		T(test_blocks_custom_allocator_sees_every_request),
+		T(test_blocks_block_outlives_an_allocator_swap),
 		T(test_blocks_grow_keeps_the_contents),
-		T(test_blocks_threads_share_the_lists),
+		T(test_blocks_threads_share_the_slabs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -96,9 +96,11 @@ TG_API const char *tg_status_name(int status);
  * four functions (default: the C library's).  All four must be non-NULL,
  * else TG_EINVAL and nothing changes.  free must accept NULL.
  *
- * With the C library's allocator, freed error blocks (errors, notes) up
- * to 4 KiB are kept for reuse, at most 1 MiB in all (docs/errors.md).  With an allocator set here every request and
- * every free reaches it, and the swap first frees the kept blocks.
+ * With the C library's allocator, error blocks (errors, notes) up to 4 KiB
+ * come from 64 KiB slabs mapped from the system, given back once empty
+ * except for up to 4 kept for reuse (docs/errors.md).  With an allocator
+ * set here every request and every free reaches it, and the swap first
+ * gives the kept slabs back.
  *
  * Thread-safety: call it while no pool exists (before the first tg_run or
  * runner, or after every runner is destroyed); swapping allocators while
