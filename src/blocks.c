@@ -17,12 +17,18 @@
  * pages stay unmapped in RSS), its freed blocks LIFO before the tail.
  * Each class keeps a list of its slabs that have room; a full slab is on
  * no list and goes back on its class's list when a block of it is freed.
- * A slab whose last block comes back is empty: up to
- * TG__BLOCKS_EMPTY_KEPT empty slabs wait, for any class, and the rest are
- * unmapped.  So the memory follows the live errors: after a peak (a tree
- * that failed a thousand times) it goes back to the system, where freed
- * malloc blocks would stay in the arenas and caches of the threads that
- * freed them, each keeping the largest peak it has seen.
+ * A slab whose last block comes back is empty and waits, for any class,
+ * on a stack of empties (at most TG__BLOCKS_EMPTY_MAX; beyond that it is
+ * unmapped at once).  The empties decay: every TG__BLOCKS_DECAY_PERIOD
+ * slab events (a slab emptied, taken from the stack or mapped), as many
+ * empties as the stack never went below during the period were not
+ * needed in it, and that many, the longest unused, are unmapped.  A
+ * workload that keeps emptying and refilling a few slabs keeps them (no
+ * mmap churn: mapping and unmapping a slab costs tens of microseconds);
+ * after a peak (a tree that failed a thousand times) the surplus goes
+ * back to the system within a period or two.  Freed malloc blocks would
+ * instead stay in the arenas and caches of the threads that freed them,
+ * each keeping the largest peak it has seen.
  *
  * One mutex guards the lists, the slabs' free lists and the counts: it
  * orders a block's last use by the thread that freed it before its first
@@ -106,8 +112,13 @@ struct slab {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static slab *roomy[NCLASSES]; /* per class: slabs with room, linked */
-static slab *empties;         /* empty slabs, linked through next */
-static size_t n_empty;        /* slabs on empties */
+/* Empty slabs: a stack, the most recently emptied on top, linked
+ * through prev (towards the top) and next (towards the bottom). */
+static slab *empty_top, *empty_bottom;
+static size_t n_empty;        /* slabs on the stack */
+static size_t low_water;      /* the fewest on it since the period began */
+static unsigned events;       /* slab events since the period began */
+static size_t n_mapped;       /* slabs ever mapped (for tests) */
 static size_t n_slabs;        /* slabs mapped, empty or not */
 static size_t n_out;          /* blocks handed out from slabs */
 
@@ -222,20 +233,91 @@ carve(slab *s, size_t cls, size_t i)
 	link_roomy(s);
 }
 
+/* Puts the empty slab s on top of the stack.  Under lock. */
+static void
+push_empty(slab *s)
+{
+	s->prev = NULL;
+	s->next = empty_top;
+	if (empty_top != NULL)
+		empty_top->prev = s;
+	else
+		empty_bottom = s;
+	empty_top = s;
+	n_empty++;
+}
+
+/* The most recently emptied slab, off the stack; NULL when none.  Under
+ * lock. */
+static slab *
+pop_empty(void)
+{
+	slab *s = empty_top;
+
+	if (s == NULL)
+		return NULL;
+	empty_top = s->next;
+	if (empty_top != NULL)
+		empty_top->prev = NULL;
+	else
+		empty_bottom = NULL;
+	n_empty--;
+	if (n_empty < low_water)
+		low_water = n_empty;
+	return s;
+}
+
+/* Counts a slab event; at the end of a period takes the empties the
+ * period did not need off the bottom of the stack and returns them
+ * (linked through next) for unmap_all.  Under lock. */
+static slab *
+tick(void)
+{
+	slab *out = NULL, *s;
+
+	if (++events < TG__BLOCKS_DECAY_PERIOD)
+		return NULL;
+	for (; low_water > 0 && empty_bottom != NULL; low_water--) {
+		s = empty_bottom;
+		empty_bottom = s->prev;
+		if (empty_bottom != NULL)
+			empty_bottom->next = NULL;
+		else
+			empty_top = NULL;
+		n_empty--;
+		n_slabs--;
+		s->next = out;
+		out = s;
+	}
+	events = 0;
+	low_water = n_empty;
+	return out;
+}
+
+/* Unmaps the slabs linked through next.  Called without the lock. */
+static void
+unmap_all(slab *s)
+{
+	slab *next;
+
+	for (; s != NULL; s = next) {
+		next = s->next;
+		unmap_slab(s);
+	}
+}
+
 /* A block of class cls (list i) from a slab, or NULL when no slab can be
  * had. */
 static block_head *
 take(size_t cls, size_t i)
 {
 	block_head *h;
-	slab *s, *mapped = NULL;
+	slab *s, *mapped = NULL, *unmap = NULL;
 
 	pthread_mutex_lock(&lock);
-	if (roomy[i] == NULL && empties != NULL) {
-		s = empties;
-		empties = s->next;
-		n_empty--;
+	if (roomy[i] == NULL && (s = pop_empty()) != NULL) {
 		carve(s, cls, i);
+		unmap = tick();
 	}
 	if (roomy[i] == NULL) {
 		pthread_mutex_unlock(&lock);
@@ -244,9 +326,11 @@ take(size_t cls, size_t i)
 			return NULL;
 		pthread_mutex_lock(&lock);
 		n_slabs++;
+		n_mapped++;
 		/* Another thread may have made room meanwhile; this slab
 		 * then simply joins the list. */
 		carve(mapped, cls, i);
+		unmap = tick();
 	}
 	s = roomy[i];
 	if (s->free != NULL) {
@@ -264,6 +348,7 @@ take(size_t cls, size_t i)
 	if (is_full(s))
 		unlink_roomy(s);
 	pthread_mutex_unlock(&lock);
+	unmap_all(unmap);
 	return h;
 }
 
@@ -318,23 +403,22 @@ tg__block_free(void *p)
 	if (s->out == 0) {
 		if (!was_full)
 			unlink_roomy(s);
-		/* Keep a few empties for the next peak, none once another
-		 * allocator took over (no new slab will be wanted). */
-		if (n_empty < TG__BLOCKS_EMPTY_KEPT && tg__alloc_recycles()) {
+		/* None kept once another allocator took over: no new slab
+		 * will be wanted. */
+		if (n_empty < TG__BLOCKS_EMPTY_MAX && tg__alloc_recycles()) {
 			POISON(body_of(s), SLAB_SIZE - sizeof(slab));
-			s->next = empties;
-			empties = s;
-			n_empty++;
+			push_empty(s);
+			unmap = tick();
 		} else {
 			n_slabs--;
+			s->next = NULL;
 			unmap = s;
 		}
 	} else if (was_full) {
 		link_roomy(s);
 	}
 	pthread_mutex_unlock(&lock);
-	if (unmap != NULL)
-		unmap_slab(unmap);
+	unmap_all(unmap);
 }
 
 /* Room for the caller's bytes in the block behind head h. */
@@ -367,19 +451,16 @@ tg__block_grow(void *p, size_t used, size_t size)
 void
 tg__blocks_drain(void)
 {
-	slab *all, *s;
+	slab *all;
 
 	pthread_mutex_lock(&lock);
-	all = empties;
-	empties = NULL;
+	all = empty_top;
+	empty_top = empty_bottom = NULL;
 	n_slabs -= n_empty;
-	n_empty = 0;
+	n_empty = low_water = 0;
+	events = 0;
 	pthread_mutex_unlock(&lock);
-	while (all != NULL) {
-		s = all;
-		all = s->next;
-		unmap_slab(s);
-	}
+	unmap_all(all);
 }
 
 void
@@ -389,5 +470,6 @@ tg__blocks_stats(tg__blocks_stats_t *st)
 	st->slabs = n_slabs;
 	st->empty_slabs = n_empty;
 	st->blocks_out = n_out;
+	st->mapped = n_mapped;
 	pthread_mutex_unlock(&lock);
 }

@@ -1,7 +1,8 @@
 /*
  * test_blocks.c - the error path's blocks (src/blocks.c): a freed block
- * serves the next request of its class, empty slabs beyond
- * TG__BLOCKS_EMPTY_KEPT go back to the system (a peak is not kept), large
+ * serves the next request of its class, empty slabs go back to the system
+ * beyond TG__BLOCKS_EMPTY_MAX and once a period shows them unneeded (a
+ * peak is not kept) but not while a steady workload reuses them, large
  * blocks and custom allocators bypass the slabs, a block outlives an
  * allocator swap, tg_set_allocator gives the empty slabs back, and
  * threads share the slabs safely.
@@ -115,8 +116,40 @@ test_blocks_a_peak_goes_back_to_the_system(void **state)
 	for (i = 1; i < n; i += 2)
 		tg__block_free(p[i]);
 	assert_int_equal(stats().blocks_out, 0);
-	assert_int_equal(stats().slabs, TG__BLOCKS_EMPTY_KEPT);
-	assert_int_equal(stats().empty_slabs, TG__BLOCKS_EMPTY_KEPT);
+	assert_int_equal(stats().slabs, TG__BLOCKS_EMPTY_MAX);
+	assert_int_equal(stats().empty_slabs, TG__BLOCKS_EMPTY_MAX);
+	/* a workload that needs one slab at a time: within two periods the
+	 * empties it never touched go back */
+	for (i = 0; i < TG__BLOCKS_DECAY_PERIOD; i++) {
+		p[0] = tg__block_alloc(1000, false);
+		assert_non_null(p[0]);
+		tg__block_free(p[0]);
+	}
+	assert_int_equal(stats().slabs, 1);
+	assert_int_equal(stats().empty_slabs, 1);
+	free(p);
+}
+
+static void
+test_blocks_steady_reuse_maps_nothing_new(void **state)
+{
+	size_t cls = tg__alloc_class(1000 + 16), n = 3 * per_slab(cls), i, r;
+	size_t mapped = stats().mapped;
+	void **p = calloc(n, sizeof(*p));
+
+	(void)state;
+	assert_non_null(p);
+	/* ten periods of filling three slabs and emptying them again */
+	for (r = 0; r < 10 * TG__BLOCKS_DECAY_PERIOD / 6; r++) {
+		for (i = 0; i < n; i++) {
+			p[i] = tg__block_alloc(1000, false);
+			assert_non_null(p[i]);
+		}
+		for (i = 0; i < n; i++)
+			tg__block_free(p[i]);
+	}
+	assert_int_equal(stats().mapped - mapped, 3);
+	assert_int_equal(stats().slabs, 3);
 	free(p);
 }
 
@@ -308,7 +341,7 @@ test_blocks_threads_share_the_slabs(void **state)
 	assert_int_equal(stats().blocks_out, 0);
 	assert_true(stats().empty_slabs > 0);
 	assert_int_equal(stats().slabs, stats().empty_slabs);
-	assert_true(stats().slabs <= TG__BLOCKS_EMPTY_KEPT);
+	assert_true(stats().slabs <= TG__BLOCKS_EMPTY_MAX);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, default_allocator, no_slabs)
@@ -319,6 +352,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_blocks_freed_block_serves_the_next_request),
 		T(test_blocks_a_peak_goes_back_to_the_system),
+		T(test_blocks_steady_reuse_maps_nothing_new),
 		T(test_blocks_full_slab_takes_blocks_again),
 		T(test_blocks_large_ones_go_to_the_allocator),
 		T(test_blocks_custom_allocator_sees_every_request),

@@ -98,7 +98,7 @@ TG_API const char *tg_status_name(int status);
  *
  * With the C library's allocator, error blocks (errors, notes) up to 4 KiB
  * come from 64 KiB slabs mapped from the system, given back once empty
- * except for up to 4 kept for reuse (docs/errors.md).  With an allocator
+ * and unneeded; at most 1 MiB of empty slabs is kept (docs/errors.md).  With an allocator
  * set here every request and every free reaches it, and the swap first
  * gives the kept slabs back.
  *
