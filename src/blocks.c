@@ -53,6 +53,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "taskgroup/common.h"
+
 #include "alloc.h"
 #include "blocks.h"
 
@@ -448,12 +450,14 @@ tg__block_grow(void *p, size_t used, size_t size)
 	return grown;
 }
 
-void
+size_t
 tg__blocks_drain(void)
 {
 	slab *all;
+	size_t bytes;
 
 	pthread_mutex_lock(&lock);
+	bytes = n_empty * SLAB_SIZE;
 	all = empty_top;
 	empty_top = empty_bottom = NULL;
 	n_slabs -= n_empty;
@@ -461,6 +465,13 @@ tg__blocks_drain(void)
 	events = 0;
 	pthread_mutex_unlock(&lock);
 	unmap_all(all);
+	return bytes;
+}
+
+size_t
+tg_trim_memory(void)
+{
+	return tg__blocks_drain();
 }
 
 void

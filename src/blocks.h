@@ -49,8 +49,9 @@ void tg__block_free(void *p);
 void *tg__block_grow(void *p, size_t used, size_t size);
 
 /* Gives the kept empty slabs back to the system (tg_set_allocator calls
- * it before a swap).  Thread-safe. */
-void tg__blocks_drain(void);
+ * it before a swap; tg_trim_memory is its public face); returns their
+ * bytes.  Thread-safe. */
+size_t tg__blocks_drain(void);
 
 /* For tests: slabs mapped now (empty ones included), empty slabs kept,
  * blocks handed out from slabs and not freed, and slabs ever mapped. */

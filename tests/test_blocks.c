@@ -4,8 +4,8 @@
  * beyond TG__BLOCKS_EMPTY_MAX and once a period shows them unneeded (a
  * peak is not kept) but not while a steady workload reuses them, large
  * blocks and custom allocators bypass the slabs, a block outlives an
- * allocator swap, tg_set_allocator gives the empty slabs back, and
- * threads share the slabs safely.
+ * allocator swap, tg_set_allocator and tg_trim_memory give the empty
+ * slabs back, and threads share the slabs safely.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -151,6 +151,34 @@ test_blocks_steady_reuse_maps_nothing_new(void **state)
 	assert_int_equal(stats().mapped - mapped, 3);
 	assert_int_equal(stats().slabs, 3);
 	free(p);
+}
+
+static void
+test_blocks_trim_gives_the_empties_back(void **state)
+{
+	void *p[3];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(tg_trim_memory(), 0); /* nothing kept */
+	for (i = 0; i < 3; i++)
+		p[i] = tg__block_alloc(100 + 1000 * i, false); /* 3 classes */
+	assert_int_equal(stats().slabs, 3);
+	tg__block_free(p[0]);
+	tg__block_free(p[2]);
+	/* the slab still in use stays; the two empty ones go */
+	assert_int_equal(tg_trim_memory(), 2 * TG__BLOCKS_SLAB_SIZE);
+	assert_int_equal(stats().slabs, 1);
+	assert_int_equal(stats().empty_slabs, 0);
+	assert_int_equal(tg_trim_memory(), 0);
+	/* blocks still work after a trim */
+	p[0] = tg__block_alloc(100, true);
+	assert_non_null(p[0]);
+	assert_int_equal(stats().slabs, 2);
+	tg__block_free(p[0]);
+	tg__block_free(p[1]);
+	assert_int_equal(tg_trim_memory(), 2 * TG__BLOCKS_SLAB_SIZE);
+	assert_int_equal(stats().slabs, 0);
 }
 
 static void
@@ -353,6 +381,7 @@ main(void)
 		T(test_blocks_freed_block_serves_the_next_request),
 		T(test_blocks_a_peak_goes_back_to_the_system),
 		T(test_blocks_steady_reuse_maps_nothing_new),
+		T(test_blocks_trim_gives_the_empties_back),
 		T(test_blocks_full_slab_takes_blocks_again),
 		T(test_blocks_large_ones_go_to_the_allocator),
 		T(test_blocks_custom_allocator_sees_every_request),

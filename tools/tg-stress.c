@@ -1538,12 +1538,13 @@ rss_parts(struct rss_parts *p)
 	fclose(f);
 }
 
-/* Gives the allocator's free pages back to the system (glibc's
- * malloc_trim): what RSS then counts is memory the process holds, not what
- * the allocator kept after a peak. */
+/* Gives what the library and the allocator keep for reuse back to the
+ * system (tg_trim_memory, then glibc's malloc_trim): what RSS then counts
+ * is memory the process holds, not what its caches kept after a peak. */
 static void
 trim_heap(void)
 {
+	(void)tg_trim_memory();
 #ifdef HAVE_GLIBC_MALLOC
 	malloc_trim(0);
 #endif
@@ -1590,7 +1591,7 @@ rss_sample(const struct config *cfg, struct rss_log *l, int64_t elapsed)
 
 		if (cfg->rss_trim)
 			snprintf(before, sizeof before,
-				 " after malloc_trim, %" PRIu64 " KiB before",
+				 " after the trim, %" PRIu64 " KiB before",
 				 raw);
 		rss_parts(&parts);
 		fprintf(stderr,
@@ -1703,10 +1704,11 @@ usage(FILE *f)
 	      "(default 1m)\n"
 	      "  --max-rss-growth P  with --rss: fail if RSS grew more than "
 	      "P percent\n"
-	      "  --rss-trim          with --rss: give malloc's free pages back "
-	      "(malloc_trim)\n"
-	      "                      before each sample; the growth is then "
-	      "measured after it\n"
+	      "  --rss-trim          with --rss: give cached memory back "
+	      "(tg_trim_memory and,\n"
+	      "                      with glibc, malloc_trim) before each "
+	      "sample; the growth\n"
+	      "                      is then measured after it\n"
 	      "  --quiet             no progress bar, only the seed and the "
 	      "summary\n"
 	      "  --help              this text\n\n"
@@ -1903,13 +1905,8 @@ parse_args(struct config *cfg, int argc, char **argv)
 				parse_duration(optarg, "--tree-timeout");
 			break;
 		case OPT_RSS_TRIM:
-#ifdef HAVE_GLIBC_MALLOC
 			cfg->rss_trim = true;
 			break;
-#else
-			usage_error("%s needs glibc's malloc_trim", "--rss-trim");
-			break;
-#endif
 		case OPT_RSS:
 			cfg->rss = true;
 			break;
@@ -2047,7 +2044,7 @@ run_all(const struct config *cfg, struct pool *pools, struct tree *t)
 	       rss.max, rss_growth(&rss), rss.after_warmup, rss.heap_baseline,
 	       rss.heap_last);
 	if (cfg->rss_trim)
-		printf("tg-stress: rss: measured after malloc_trim; before it: "
+		printf("tg-stress: rss: measured after the trim; before it: "
 		       "baseline %" PRIu64 " KiB, last %" PRIu64 " KiB, growth "
 		       "%+.2f%%\n", rss.raw_baseline, rss.raw_last,
 		       growth_pct(rss.raw_baseline, rss.raw_last));

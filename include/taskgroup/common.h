@@ -119,6 +119,18 @@ TG_API int tg_set_allocator(const tg_allocator *allocator);
 /* Restores the C library's allocator.  Same rules as tg_set_allocator. */
 TG_API int tg_reset_allocator(void);
 
+/*
+ * Gives back to the system the memory the library keeps only for reuse
+ * and any thread may release: the empty slabs of the error path, which
+ * the library otherwise gives back by itself once a period of use shows
+ * them unneeded (at most 1 MiB; docs/errors.md).  Returns the bytes given
+ * back (0 when none were kept).  The frames and group cores each worker
+ * caches belong to that worker and stay.  For programs about to idle
+ * after a burst of failures, and for measuring what the process holds
+ * (tg-stress --rss-trim).  Thread-safe; any time, from any thread.
+ */
+TG_API size_t tg_trim_memory(void);
+
 #ifdef __cplusplus
 }
 #endif
