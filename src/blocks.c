@@ -19,14 +19,17 @@
  * no list and goes back on its class's list when a block of it is freed.
  * A slab whose last block comes back is empty and waits, for any class,
  * on a stack of empties (at most TG__BLOCKS_EMPTY_MAX; beyond that it is
- * unmapped at once).  The empties decay: every TG__BLOCKS_DECAY_PERIOD
- * slab events (a slab emptied, taken from the stack or mapped), as many
- * empties as the stack never went below during the period were not
- * needed in it, and that many, the longest unused, are unmapped.  A
- * workload that keeps emptying and refilling a few slabs keeps them (no
- * mmap churn: mapping and unmapping a slab costs tens of microseconds);
- * after a peak (a tree that failed a thousand times) the surplus goes
- * back to the system within a period or two.  Freed malloc blocks would
+ * unmapped at once).  The empties decay: at the first slab event (a slab
+ * emptied, taken from the stack or mapped) after a period of
+ * TG__BLOCKS_DECAY_NS, as many empties as the stack never went below
+ * during the period were not needed in it, and that many, the longest
+ * unused, are unmapped.  A workload that keeps emptying and refilling
+ * slabs keeps what it needed in the last period (no mmap churn: mapping
+ * and unmapping a slab costs tens of microseconds), and a level that
+ * moves little from one sample to the next: the largest need of
+ * thousands of trees, not of the last few.  After a peak (a tree that
+ * failed a thousand times) the surplus goes back to the system within
+ * two periods of the next slab events.  Freed malloc blocks would
  * instead stay in the arenas and caches of the threads that freed them,
  * each keeping the largest peak it has seen.
  *
@@ -54,6 +57,7 @@
 #include <string.h>
 
 #include "taskgroup/common.h"
+#include "taskgroup/group.h" /* tg_now_ns */
 
 #include "alloc.h"
 #include "blocks.h"
@@ -119,7 +123,8 @@ static slab *roomy[NCLASSES]; /* per class: slabs with room, linked */
 static slab *empty_top, *empty_bottom;
 static size_t n_empty;        /* slabs on the stack */
 static size_t low_water;      /* the fewest on it since the period began */
-static unsigned events;       /* slab events since the period began */
+static int64_t period_start;  /* when the period began (clock) */
+static int64_t (*clock_fn)(void) = tg_now_ns; /* tests may swap it */
 static size_t n_mapped;       /* slabs ever mapped (for tests) */
 static size_t n_slabs;        /* slabs mapped, empty or not */
 static size_t n_out;          /* blocks handed out from slabs */
@@ -269,15 +274,16 @@ pop_empty(void)
 	return s;
 }
 
-/* Counts a slab event; at the end of a period takes the empties the
- * period did not need off the bottom of the stack and returns them
- * (linked through next) for unmap_all.  Under lock. */
+/* A slab event; at the end of a period takes the empties the period did
+ * not need off the bottom of the stack and returns them (linked through
+ * next) for unmap_all.  Under lock. */
 static slab *
 tick(void)
 {
 	slab *out = NULL, *s;
+	int64_t now = clock_fn();
 
-	if (++events < TG__BLOCKS_DECAY_PERIOD)
+	if (now - period_start < TG__BLOCKS_DECAY_NS)
 		return NULL;
 	for (; low_water > 0 && empty_bottom != NULL; low_water--) {
 		s = empty_bottom;
@@ -291,7 +297,7 @@ tick(void)
 		s->next = out;
 		out = s;
 	}
-	events = 0;
+	period_start = now;
 	low_water = n_empty;
 	return out;
 }
@@ -462,10 +468,19 @@ tg__blocks_drain(void)
 	empty_top = empty_bottom = NULL;
 	n_slabs -= n_empty;
 	n_empty = low_water = 0;
-	events = 0;
+	period_start = clock_fn();
 	pthread_mutex_unlock(&lock);
 	unmap_all(all);
 	return bytes;
+}
+
+void
+tg__blocks_set_clock(int64_t (*now)(void))
+{
+	pthread_mutex_lock(&lock);
+	clock_fn = now != NULL ? now : tg_now_ns;
+	period_start = clock_fn();
+	pthread_mutex_unlock(&lock);
 }
 
 size_t

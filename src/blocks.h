@@ -10,9 +10,9 @@
  * the soaks).  So these blocks come in size classes (tg__alloc_class),
  * and those up to 4 KiB are carved from 64 KiB slabs mapped from the
  * system: a freed block serves the next request of its class, and a slab
- * whose blocks are all free goes back to the system once a period of
- * slab events shows it is not needed (TG__BLOCKS_DECAY_PERIOD), or at
- * once beyond TG__BLOCKS_EMPTY_MAX empties.
+ * whose blocks are all free goes back to the system once a period shows
+ * it is not needed (TG__BLOCKS_DECAY_NS), or at once beyond
+ * TG__BLOCKS_EMPTY_MAX empties.
  *
  * Slabs are used only with the C library's allocator.  With one set by
  * tg_set_allocator every request and every free reaches it, so a counting
@@ -24,14 +24,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Bytes of one slab; the most empty slabs kept for the next peak (the
- * rest are unmapped at once); and the slab events (a slab emptied, taken
- * from the empties or mapped) after which the empties the last period
- * did not need are unmapped. */
+ * rest are unmapped at once); and the period after which the empties the
+ * last period did not need are unmapped (checked at slab events: a slab
+ * emptied, taken from the empties or mapped). */
 #define TG__BLOCKS_SLAB_SIZE ((size_t)64 * 1024)
 #define TG__BLOCKS_EMPTY_MAX 16
-#define TG__BLOCKS_DECAY_PERIOD 256
+#define TG__BLOCKS_DECAY_NS ((int64_t)1000 * 1000 * 1000)
 
 /* A block with room for size bytes (zeroed when zero is true), NULL when
  * out of memory or size is 0.  Free it with tg__block_free only.
@@ -52,6 +53,10 @@ void *tg__block_grow(void *p, size_t used, size_t size);
  * it before a swap; tg_trim_memory is its public face); returns their
  * bytes.  Thread-safe. */
 size_t tg__blocks_drain(void);
+
+/* For tests: the clock the decay reads (tg_now_ns; NULL restores it).
+ * Starts a new period.  Thread-safe. */
+void tg__blocks_set_clock(int64_t (*now)(void));
 
 /* For tests: slabs mapped now (empty ones included), empty slabs kept,
  * blocks handed out from slabs and not freed, and slabs ever mapped. */

@@ -42,8 +42,18 @@ static int
 no_slabs(void **state)
 {
 	(void)state;
+	tg__blocks_set_clock(NULL);
 	tg__blocks_drain();
 	return 0;
+}
+
+/* A clock the tests move by hand, for the decay's periods. */
+static int64_t fake_now;
+
+static int64_t
+fake_clock(void)
+{
+	return fake_now;
 }
 
 /* Blocks of a class that fit in one slab (its head takes a little). */
@@ -96,11 +106,13 @@ static void
 test_blocks_a_peak_goes_back_to_the_system(void **state)
 {
 	size_t cls = tg__alloc_class(1000 + 16); /* 1024 */
-	size_t n = 40 * per_slab(cls), i;
+	size_t n = 40 * per_slab(cls), i, r;
 	void **p = calloc(n, sizeof(*p));
 
 	(void)state;
 	assert_non_null(p);
+	fake_now = 0;
+	tg__blocks_set_clock(fake_clock);
 	for (i = 0; i < n; i++) {
 		p[i] = tg__block_alloc(1000, false);
 		assert_non_null(p[i]);
@@ -118,12 +130,18 @@ test_blocks_a_peak_goes_back_to_the_system(void **state)
 	assert_int_equal(stats().blocks_out, 0);
 	assert_int_equal(stats().slabs, TG__BLOCKS_EMPTY_MAX);
 	assert_int_equal(stats().empty_slabs, TG__BLOCKS_EMPTY_MAX);
-	/* a workload that needs one slab at a time: within two periods the
-	 * empties it never touched go back */
-	for (i = 0; i < TG__BLOCKS_DECAY_PERIOD; i++) {
-		p[0] = tg__block_alloc(1000, false);
-		assert_non_null(p[0]);
-		tg__block_free(p[0]);
+	/* a workload that needs one slab at a time: after two periods the
+	 * empties it never touched are gone */
+	for (r = 0; r < 2; r++) {
+		fake_now += TG__BLOCKS_DECAY_NS;
+		for (i = 0; i < 100; i++) {
+			p[0] = tg__block_alloc(1000, false);
+			assert_non_null(p[0]);
+			tg__block_free(p[0]);
+		}
+		if (r == 0) /* the first period saw the peak itself */
+			assert_int_equal(stats().slabs,
+					 TG__BLOCKS_EMPTY_MAX);
 	}
 	assert_int_equal(stats().slabs, 1);
 	assert_int_equal(stats().empty_slabs, 1);
@@ -139,8 +157,12 @@ test_blocks_steady_reuse_maps_nothing_new(void **state)
 
 	(void)state;
 	assert_non_null(p);
+	fake_now = 0;
+	tg__blocks_set_clock(fake_clock);
 	/* ten periods of filling three slabs and emptying them again */
-	for (r = 0; r < 10 * TG__BLOCKS_DECAY_PERIOD / 6; r++) {
+	for (r = 0; r < 10 * 20; r++) {
+		if (r % 20 == 0)
+			fake_now += TG__BLOCKS_DECAY_NS;
 		for (i = 0; i < n; i++) {
 			p[i] = tg__block_alloc(1000, false);
 			assert_non_null(p[i]);
