@@ -255,6 +255,21 @@ push_empty(slab *s)
 	n_empty++;
 }
 
+/* Takes s, wherever it is, off the stack of empties.  Under lock. */
+static void
+unlink_empty(slab *s)
+{
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		empty_top = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	else
+		empty_bottom = s->prev;
+	n_empty--;
+}
+
 /* The most recently emptied slab, off the stack; NULL when none.  Under
  * lock. */
 static slab *
@@ -264,12 +279,7 @@ pop_empty(void)
 
 	if (s == NULL)
 		return NULL;
-	empty_top = s->next;
-	if (empty_top != NULL)
-		empty_top->prev = NULL;
-	else
-		empty_bottom = NULL;
-	n_empty--;
+	unlink_empty(s);
 	if (n_empty < low_water)
 		low_water = n_empty;
 	return s;
@@ -288,12 +298,7 @@ tick(void)
 		return NULL;
 	for (; low_water > 0 && empty_bottom != NULL; low_water--) {
 		s = empty_bottom;
-		empty_bottom = s->prev;
-		if (empty_bottom != NULL)
-			empty_bottom->next = NULL;
-		else
-			empty_top = NULL;
-		n_empty--;
+		unlink_empty(s);
 		n_slabs--;
 		s->next = out;
 		out = s;
