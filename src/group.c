@@ -329,34 +329,39 @@ pending_pop(tg__gcore *gc)
 /* Oldest tasks an overflowing spawn runs before it queues its child. */
 #define OVERFLOW_CHUNK 64
 
-/* w's deque is full (queue_max items, or no memory to grow).  In a pool
- * of one worker: run the oldest queued tasks, then queue f in the room
- * they left.  Oldest first keeps a long flat batch in spawn order, as
- * asyncio runs it: a failure early in the batch cancels it before the
- * later children start (running the new child instead would start
- * children that spawn order puts after the failure).  With more workers
- * the thieves already take the batch oldest first, from the same end:
- * the spawner claiming there too made them steal far more tiny tasks, one
- * at a time, and a batch of 10^6 tiny tasks ran 2-3x slower on 2 workers
- * (docs/benchmarks.md), so there f runs here, as it does when nothing
- * could be claimed. */
+/* w's deque is full (queue_max items, or no memory to grow): run the
+ * oldest queued tasks, then queue f in the room they left (or run f here
+ * when nothing could be claimed).  Oldest first keeps a long flat batch in
+ * spawn order, as asyncio runs it: a failure early in the batch cancels
+ * it before the later children start (running the new child instead
+ * would start children that spawn order puts after the failure).  Thieves
+ * take from the same end; for a batch of tiny tasks they back off
+ * (worker.c, "Tiny steals"), so the spawner's claims do not make them
+ * steal more.
+ *
+ * A thief's request is answered before each task run here: with every
+ * slot taken and nothing public, a push cannot succeed until a steal
+ * makes room, so no other spawn would answer it, and the thieves idled
+ * while the spawner ran every overflowing child alone (a batch of 20,000
+ * tasks of 50 us took 1.6x its time on 2 workers, docs/benchmarks.md). */
 static TG__COLD void
 spawn_overflow(tg__worker *w, tg__frame *f)
 {
 	void *oldest[OVERFLOW_CHUNK];
-	int n = w->pool->nworkers == 1
-			? tg__deque_take_oldest(&w->dq, oldest, OVERFLOW_CHUNK)
-			: 0;
+	int n = tg__deque_take_oldest(&w->dq, oldest, OVERFLOW_CHUNK);
 	int i;
+	bool queued;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (tg__deque_wanted(&w->dq))
+			tg__share_work(w);
 		tg__run_frame(w, oldest[i]);
-	if (n == 0 || !tg__deque_push(&w->dq, f)) {
-		tg__run_frame(w, f);
-		return;
 	}
+	queued = n > 0 && tg__deque_push(&w->dq, f);
 	if (tg__deque_wanted(&w->dq))
 		tg__share_work(w);
+	if (!queued)
+		tg__run_frame(w, f);
 }
 
 /* Queues f to run on w's deque (spawn_overflow when it is full). */
@@ -590,7 +595,7 @@ wait_children_slow(tg__worker *w, tg__gcore *gc)
 		tg__frame *f = tg__find_work(w, false);
 
 		if (f != NULL) {
-			tg__run_frame(w, f);
+			tg__run_found(w, f);
 			polls = 0;
 			continue;
 		}

@@ -37,6 +37,18 @@ tg__park_wait(tg__park *p, uint32_t snapshot)
 }
 
 void
+tg__park_wait_until(tg__park *p, uint32_t snapshot, int64_t deadline_ns)
+{
+	/* An absolute CLOCK_MONOTONIC time, as tg__ec_ops.gettime reads. */
+	struct timespec deadline = {
+		.tv_sec = (time_t)(deadline_ns / 1000000000),
+		.tv_nsec = (long)(deadline_ns % 1000000000),
+	};
+
+	ck_ec32_wait(&p->ec, &ec_mode, snapshot, &deadline);
+}
+
+void
 tg__park_done(tg__park *p)
 {
 	/* relaxed: only a count; the wait itself already returned. */

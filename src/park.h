@@ -33,6 +33,8 @@ typedef struct tg__park {
 void tg__park_init(tg__park *p);
 uint32_t tg__park_prepare(tg__park *p);
 void tg__park_wait(tg__park *p, uint32_t snapshot);
+/* tg__park_wait that also returns at deadline_ns (a tg_now_ns time). */
+void tg__park_wait_until(tg__park *p, uint32_t snapshot, int64_t deadline_ns);
 void tg__park_done(tg__park *p);
 /* Wakes every parked thread if any is counted; cheap when none is. */
 void tg__park_wake(tg__park *p);

@@ -139,6 +139,14 @@ typedef struct tg__worker {
 	 * written by thieves. */
 	TG_ATOMIC(uint32_t) last_thief;
 	uint64_t rng;
+	/* Stealing back-off (worker.c, "Tiny steals"), owner only:
+	 * consecutive stolen tasks that ran under TG__STEAL_TINY_NS, the
+	 * current pause length (0: none), the end of the pause in progress
+	 * (0: none), and whether find_work's last frame was stolen. */
+	uint32_t tiny_steals;
+	int64_t steal_pause_ns;
+	int64_t steal_resume_ns;
+	bool found_stolen;
 	/* Task ids: [next_id, id_limit) reserved from the global counter. */
 	uint64_t next_id, id_limit;
 	/* Frames of ours freed by other workers (stolen tasks): a lock-free
@@ -259,8 +267,23 @@ void tg__worker_loop(tg__worker *w);
  * scope is cancelled. */
 void tg__run_frame(tg__worker *w, tg__frame *f);
 /* Finds runnable work for w: its own deque, then thieving (the leapfrog
- * hint first); NULL if none.  Joiners pass take_roots = false. */
+ * hint first, and not while w pauses after tiny steals); NULL if none.
+ * Joiners pass take_roots = false.  Run what it returns with
+ * tg__run_found. */
 tg__frame *tg__find_work(tg__worker *w, bool take_roots);
+/* Runs a frame tg__find_work returned (tg__run_frame, timing it when it
+ * was stolen: see "Tiny steals" in worker.c). */
+void tg__run_found(tg__worker *w, tg__frame *f);
+/* Thieves pause after this many consecutive stolen tasks shorter than
+ * TG__STEAL_TINY_NS each, for TG__STEAL_PAUSE_MIN_NS, doubling at each
+ * further tiny steal up to TG__STEAL_PAUSE_MAX_NS. */
+#define TG__STEAL_TINY_NS 1000
+#define TG__STEAL_TINY_STREAK 16
+#define TG__STEAL_PAUSE_MIN_NS 20000
+#define TG__STEAL_PAUSE_MAX_NS 1000000
+/* Accounts for a stolen task that ran for ran_ns, at time now (a tg_now_ns
+ * reading): ends, starts or lengthens w's pause.  Owner only. */
+void tg__steal_account(tg__worker *w, int64_t ran_ns, int64_t now);
 /* True if any deque or the injection queue holds work (park re-check). */
 bool tg__pool_has_work(tg__pool *pool, bool roots);
 /* A task id for a root submitted from outside the pool. */
