@@ -22,9 +22,9 @@
  * cache-line transfers (the slot, the frame going out and coming home, the
  * counters), about 50 ns each on a small VM.  For a flat batch of tasks of
  * a few nanoseconds the thief then slows the spawner down more than it
- * helps: 10^6 tiny tasks ran 6-10x slower on 2 workers than on 1.  So a
- * thief times each stolen task (tg__run_found: two clock reads per steal,
- * which costs far more than that), and after TG__STEAL_TINY_STREAK
+ * helps: tiny-task batches ran 4-10x slower on 2 workers than on 1.  So a
+ * thief times each stolen task (tg__run_found: two clock reads, less than
+ * the steal itself costs), and after TG__STEAL_TINY_STREAK
  * consecutive ones shorter than TG__STEAL_TINY_NS it pauses: no steals and
  * no requests for a while (20 us, doubling at each further tiny steal up
  * to 1 ms), so the spawner runs its batch undisturbed.  Only a stolen task
