@@ -592,10 +592,11 @@ wait_children_slow(tg__worker *w, tg__gcore *gc)
 
 	while (!group_done(gc)) {
 		/* find_work shares with a thief that asked, takes, steals. */
-		tg__frame *f = tg__find_work(w, false);
+		bool stolen;
+		tg__frame *f = tg__find_work(w, false, &stolen);
 
 		if (f != NULL) {
-			tg__run_found(w, f);
+			tg__run_found(w, f, stolen);
 			polls = 0;
 			continue;
 		}

@@ -141,12 +141,11 @@ typedef struct tg__worker {
 	uint64_t rng;
 	/* Stealing back-off (worker.c, "Tiny steals"), owner only:
 	 * consecutive stolen tasks that ran under TG__STEAL_TINY_NS, the
-	 * current pause length (0: none), the end of the pause in progress
-	 * (0: none), and whether find_work's last frame was stolen. */
+	 * current pause length (0: none), and the end of the pause in
+	 * progress (0: none). */
 	uint32_t tiny_steals;
 	int64_t steal_pause_ns;
 	int64_t steal_resume_ns;
-	bool found_stolen;
 	/* Task ids: [next_id, id_limit) reserved from the global counter. */
 	uint64_t next_id, id_limit;
 	/* Frames of ours freed by other workers (stolen tasks): a lock-free
@@ -268,12 +267,12 @@ void tg__worker_loop(tg__worker *w);
 void tg__run_frame(tg__worker *w, tg__frame *f);
 /* Finds runnable work for w: its own deque, then thieving (the leapfrog
  * hint first, and not while w pauses after tiny steals); NULL if none.
- * Joiners pass take_roots = false.  Run what it returns with
- * tg__run_found. */
-tg__frame *tg__find_work(tg__worker *w, bool take_roots);
+ * Joiners pass take_roots = false.  *stolen says whether the frame came
+ * from another worker's deque.  Run what it returns with tg__run_found. */
+tg__frame *tg__find_work(tg__worker *w, bool take_roots, bool *stolen);
 /* Runs a frame tg__find_work returned (tg__run_frame, timing it when it
  * was stolen: see "Tiny steals" in worker.c). */
-void tg__run_found(tg__worker *w, tg__frame *f);
+void tg__run_found(tg__worker *w, tg__frame *f, bool stolen);
 /* Thieves pause after this many consecutive stolen tasks shorter than
  * TG__STEAL_TINY_NS each, for TG__STEAL_PAUSE_MIN_NS, doubling at each
  * further tiny steal up to TG__STEAL_PAUSE_MAX_NS. */

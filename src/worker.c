@@ -300,11 +300,11 @@ tg__steal_account(tg__worker *w, int64_t ran_ns, int64_t now)
 }
 
 void
-tg__run_found(tg__worker *w, tg__frame *f)
+tg__run_found(tg__worker *w, tg__frame *f, bool stolen)
 {
 	int64_t start, end;
 
-	if (!w->found_stolen) {
+	if (!stolen) {
 		tg__run_frame(w, f);
 		return;
 	}
@@ -315,7 +315,7 @@ tg__run_found(tg__worker *w, tg__frame *f)
 }
 
 tg__frame *
-tg__find_work(tg__worker *w, bool take_roots)
+tg__find_work(tg__worker *w, bool take_roots, bool *stolen)
 {
 	tg__pool *pool = w->pool;
 	int n = pool->nworkers;
@@ -323,7 +323,7 @@ tg__find_work(tg__worker *w, bool take_roots)
 	uint32_t hint;
 	int start, i;
 
-	w->found_stolen = false;
+	*stolen = false;
 	if (tg__deque_wanted(&w->dq))
 		tg__share_work(w);
 	f = tg__deque_take(&w->dq);
@@ -361,7 +361,7 @@ roots:
 		f = inject_take(pool);
 	return f;
 stolen:
-	w->found_stolen = true;
+	*stolen = true;
 	return f;
 }
 
@@ -437,10 +437,11 @@ tg__worker_loop(tg__worker *w)
 	unsigned polls = 0;
 
 	for (;;) {
-		tg__frame *f = tg__find_work(w, true);
+		bool stolen;
+		tg__frame *f = tg__find_work(w, true, &stolen);
 
 		if (f != NULL) {
-			tg__run_found(w, f);
+			tg__run_found(w, f, stolen);
 			polls = 0;
 			continue;
 		}
