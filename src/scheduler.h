@@ -158,10 +158,10 @@ typedef struct tg__worker {
 	TG_ATOMIC(uint32_t) attention;
 	/* Caches (owner only). */
 	_Alignas(64) tg__frame *free_frames;
-	/* Frames whose home is this worker and that malloc has not had back:
-	 * running, queued, pending, cached, or on their way home.  Counted
-	 * only when one is made or given back, so the cache's push and pop
-	 * carry no count. */
+	/* Frames whose home is this worker: made by it, kept for reuse until
+	 * the pool is destroyed (running, queued, pending, cached, or on
+	 * their way home).  Counted only when one is made, so the cache's
+	 * push and pop carry no count. */
 	uint64_t frames_owned;
 	tg__gcore *free_cores;
 	tg__gcore *all_cores;
@@ -174,10 +174,11 @@ typedef struct tg__worker {
  * finds the queue full makes room or runs its child (group.c,
  * spawn_overflow), so huge flat batches reserve nothing per task. */
 #define TG__QUEUE_MAX 8192
-/* Frames a worker owns beyond which its freed frames go back to malloc:
- * room for a full queue and as many more running, nested or pending, so a
- * steady flat batch recycles its frames, and memory after a burst (a
- * limited group's long pending list) goes back. */
+/* Frames a worker makes for its cache at most; frames made beyond it
+ * have no home and go back to malloc when their task ends.  Room for a
+ * full queue and as many more running, nested or pending, so a steady flat
+ * batch recycles its frames, and memory after a burst (a limited group's
+ * long pending list) goes back. */
 #define TG__FRAMES_OWNED_MAX (2 * TG__QUEUE_MAX)
 
 /* Slow paths: kept out of line so the fast paths around them stay small
@@ -186,7 +187,7 @@ typedef struct tg__worker {
 
 /* Slow paths of the inline helpers below (worker.c). */
 TG__COLD tg__frame *tg__frame_alloc_slow(tg__worker *w);
-TG__COLD void tg__frame_free_slow(tg__worker *w, tg__frame *f);
+TG__COLD void tg__frame_free_slow(tg__frame *f);
 TG__COLD uint64_t tg__next_task_id_slow(tg__worker *w);
 
 static inline tg__frame *
@@ -203,8 +204,11 @@ tg__frame_alloc(tg__worker *w)
 static inline void
 tg__frame_free(tg__worker *w, tg__frame *f)
 {
-	if (f->home != w || w->frames_owned > TG__FRAMES_OWNED_MAX) {
-		tg__frame_free_slow(w, f);
+	/* A frame of ours goes back to the cache: frames made past
+	 * TG__FRAMES_OWNED_MAX have no home (tg__frame_alloc_slow), so the
+	 * cache never outgrows the cap and this path needs no count. */
+	if (f->home != w) {
+		tg__frame_free_slow(f);
 		return;
 	}
 	f->next = w->free_frames;

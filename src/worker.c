@@ -81,8 +81,14 @@ tg__frame_alloc_slow(tg__worker *w)
 	}
 	f = tg__malloc(sizeof(*f));
 	if (f != NULL) {
-		w->frames_owned++;
-		f->home = w;
+		/* Past the cap, a frame for this task only (freed at its
+		 * end: tg__frame_free_slow). */
+		if (w->frames_owned < TG__FRAMES_OWNED_MAX) {
+			w->frames_owned++;
+			f->home = w;
+		} else {
+			f->home = NULL;
+		}
 		f->run = NULL; /* a spawned frame, never a root, for life */
 		f->open = NULL; /* at rest: see tg__run_body */
 	}
@@ -90,15 +96,13 @@ tg__frame_alloc_slow(tg__worker *w)
 }
 
 void
-tg__frame_free_slow(tg__worker *w, tg__frame *f)
+tg__frame_free_slow(tg__frame *f)
 {
 	tg__worker *home = f->home;
 	void *head;
 
-	if (home == NULL || home == w) {
-		/* Ours while we own too many, or a root's (from malloc). */
-		if (home == w)
-			w->frames_owned--;
+	if (home == NULL) {
+		/* Made past the cap, or a root's: back to malloc. */
 		tg__free(f);
 		return;
 	}
