@@ -14,6 +14,9 @@ which builds first.  For each kernel and implementation:
   * ns per spawn = (T1 - Tserial) / spawns;
   * speedup = T1 / T2 (and Tserial / T2);
   * peak RSS (ru_maxrss, printed by each program);
+  * taskgroup (spawn_each), impl key tg_each: the tiny and spin batches
+    spawned with one tg_spawn_each call instead of a loop of tg_spawn
+    (bench_<kernel>_each_tg; no other kernel has it);
   * instructions per spawn+join from valgrind --tool=callgrind, on fib at
     two small sizes, differenced so that start-up costs cancel:
         ((I_impl(b) - I_impl(a)) - (I_serial(b) - I_serial(a)))
@@ -52,14 +55,19 @@ import sys
 import tempfile
 import time
 
-IMPL_ORDER = ["serial", "tg", "gomp", "iomp", "tbb"]
+IMPL_ORDER = ["serial", "tg", "tg_each", "gomp", "iomp", "tbb"]
 IMPL_NAME = {
     "serial": "serial",
     "tg": "taskgroup",
+    "tg_each": "taskgroup (spawn_each)",
     "gomp": "libgomp (gcc)",
     "iomp": "libomp (clang)",
     "tbb": "oneTBB",
 }
+# Implementations that exist for some kernels only, and program names other
+# than bench_<kernel>_<impl>.
+IMPL_KERNELS = {"tg_each": ("tiny", "spin")}
+IMPL_PROGRAM = {"tg_each": "each_tg"}   # bench_<kernel>_each_tg
 
 # (kernel, n, label) in report order.
 FULL_CASES = [
@@ -157,9 +165,12 @@ class Runner:
             time.sleep(2)
 
     def binary(self, kernel, impl):
-        return os.path.join(self.build_dir, f"bench_{kernel}_{impl}")
+        prog = IMPL_PROGRAM.get(impl, impl)
+        return os.path.join(self.build_dir, f"bench_{kernel}_{prog}")
 
     def available(self, kernel, impl):
+        if impl in IMPL_KERNELS and kernel not in IMPL_KERNELS[impl]:
+            return False
         p = self.binary(kernel, impl)
         return os.path.isfile(p) and os.access(p, os.X_OK)
 

@@ -138,6 +138,13 @@ tg__deque_share(tg__deque *d)
 	return true;
 }
 
+/* Owner only: true when no item is private (nothing for share). */
+static inline bool
+tg__deque_private_empty(const tg__deque *d)
+{
+	return d->bottom <= d->split_owner;
+}
+
 /* Owner only: true if push has room without its slow path (one compare:
  * room = min(capacity, queue_max)). */
 static inline bool

@@ -364,9 +364,8 @@ spawn_overflow(tg__worker *w, tg__frame *f)
 		tg__run_frame(w, f);
 }
 
-/* Queues f to run on w's deque (spawn_overflow when it is full). */
-static void
-launch(tg__worker *w, tg__frame *f)
+void
+tg__launch(tg__worker *w, tg__frame *f)
 {
 	if (!tg__deque_push(&w->dq, f)) {
 		spawn_overflow(w, f);
@@ -391,7 +390,7 @@ drain(tg__worker *w, tg__gcore *gc)
 			tg_atomic_faa_seqcst_u64(&gc->slots, (uint64_t)-1);
 			continue;
 		}
-		launch(w, f);
+		tg__launch(w, f);
 	}
 }
 
@@ -435,6 +434,70 @@ frame_fill(tg__frame *f, tg_task_fn fn, void *arg, tg__gcore *gc,
 	f->site = site;
 }
 
+uint64_t
+tg__group_keys(tg__worker *w, tg__gcore *gc, uint64_t n)
+{
+	uint64_t key;
+
+	if (gc->owner == w->current) {
+		/* The owning task itself (so on the owner's thread). */
+		key = gc->spawned_local;
+		gc->spawned_local += n;
+		return key;
+	}
+	/* Any other task, also one the owner's thread runs while it helps:
+	 * its spawns come after the owner's in the error order.  relaxed:
+	 * the spawner's own completion (a seq_cst RMW on its group, or
+	 * program order on the owner's thread) publishes the count. */
+	return REMOTE_KEY_BASE +
+	       tg_atomic_faa_relaxed_u64(&gc->spawned_remote, n);
+}
+
+uint64_t
+tg__group_batch_keys(tg__worker *w, tg__gcore *gc, uint64_t n)
+{
+	uint64_t key = tg__group_keys(w, gc, n);
+
+	/* n spawns counted, one frame to wait for: n - 1 done now. */
+	if (key < REMOTE_KEY_BASE) {
+		gc->done_local += n - 1; /* the owner's thread, as the keys */
+	} else if (n > 1) {
+		/* seq_cst RMW, as every done_remote count (tg__finish_frame):
+		 * after the spawn count above in this thread's order, so a
+		 * joiner that reads this count reads the spawns too
+		 * (group_done reads done before spawned). */
+		tg_atomic_faa_seqcst_u64(&gc->done_remote, n - 1);
+	}
+	return key;
+}
+
+void
+tg__group_count_frame(tg__worker *w, tg__gcore *gc)
+{
+	if (gc->owner_worker == w) {
+		/* The owner's thread: a gap in its keys, which only order. */
+		gc->spawned_local++;
+	} else {
+		/* relaxed: as a remote spawn, published by the spawner's own
+		 * completion (tg__group_keys). */
+		tg_atomic_faa_relaxed_u64(&gc->spawned_remote, 1);
+	}
+}
+
+/* The rest of a spawn once f is filled (frame_fill): its id and key, then
+ * pending (the group is at its limit: f starts when a slot frees) or
+ * queued. */
+static void
+spawn_frame(tg__worker *w, tg__gcore *gc, tg__frame *f, bool pending)
+{
+	f->id = tg__next_task_id(w);
+	f->key = tg__group_keys(w, gc, 1);
+	if (pending)
+		pending_push(w, gc, f);
+	else
+		tg__launch(w, f);
+}
+
 /* The spawn proper, once g is known open.  wait: over a limited group's
  * limit, queue the child as pending (tg_spawn) or refuse (tg_try_spawn). */
 static inline __attribute__((always_inline)) int
@@ -463,31 +526,7 @@ spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
 		return TG_ENOMEM;
 	}
 	frame_fill(f, fn, arg, gc, name, site);
-	f->id = tg__next_task_id(w);
-	if (gc->owner == w->current) {
-		/* The owning task itself (so on the owner's thread). */
-		f->key = gc->spawned_local++;
-	} else {
-		/* Any other task, also one the owner's thread runs while it
-		 * helps: its spawns come after the owner's in the error order.
-		 * relaxed: the spawner's own completion (a seq_cst RMW on its
-		 * group, or program order on the owner's thread) publishes the
-		 * count. */
-		f->key = REMOTE_KEY_BASE +
-			 tg_atomic_faa_relaxed_u64(&gc->spawned_remote, 1);
-	}
-	if (pending) {
-		/* The group is at its limit: f starts when a slot frees. */
-		pending_push(w, gc, f);
-		return TG_OK;
-	}
-	if (!tg__deque_push(&w->dq, f)) {
-		/* Too many queued (or no memory to grow). */
-		spawn_overflow(w, f);
-		return TG_OK;
-	}
-	if (tg__deque_wanted(&w->dq))
-		tg__share_work(w);
+	spawn_frame(w, gc, f, pending);
 	return TG_OK;
 }
 
@@ -560,6 +599,49 @@ tg_spawn_named_at(tg_group *g, tg_task_fn fn, void *arg, const char *name,
 int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg)
 {
 	return tg_spawn_at(g, fn, arg, NULL);
+}
+
+tg__gcore *
+tg__group_core(tg_group *g, int *status)
+{
+	tg__gcore *gc = open_core(g);
+
+	if (gc == NULL)
+		*status = closed_status(g);
+	return gc;
+}
+
+int
+tg__spawn_each_framewise(tg__worker *w, tg__gcore *gc, tg_task_fn fn,
+			 void *args, size_t count, size_t stride,
+			 const tg_site *site)
+{
+	tg__frame *frames = NULL, *f;
+	size_t i;
+
+	/* Every frame first, so that the call is all or nothing. */
+	for (i = 0; i < count; i++) {
+		f = tg__frame_alloc(w);
+		if (f == NULL) {
+			while (frames != NULL) {
+				f = frames;
+				frames = f->next;
+				tg__frame_free(w, f);
+			}
+			return TG_ENOMEM;
+		}
+		f->next = frames;
+		frames = f;
+	}
+	for (i = 0; i < count; i++) {
+		f = frames;
+		frames = f->next;
+		frame_fill(f, fn, tg__batch_arg(args, stride, i), gc, NULL,
+			   site);
+		/* Over the limit the child waits (tg_spawn, not try). */
+		spawn_frame(w, gc, f, gc->limit != 0 && !slot_try_take(gc));
+	}
+	return TG_OK;
 }
 
 static bool

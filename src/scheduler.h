@@ -165,6 +165,9 @@ typedef struct tg__worker {
 	uint64_t frames_owned;
 	tg__gcore *free_cores;
 	tg__gcore *all_cores;
+	/* The innermost batch range running on this thread (batch.c); NULL
+	 * when none.  Owner only. */
+	struct tg__batch_run *batch;
 	pthread_t thread;
 	bool started;
 	void *raw; /* allocation base (the struct is cache-line aligned) */
@@ -311,6 +314,51 @@ void tg__limit_release(tg__worker *w, tg__gcore *gc);
 
 /* group.c: joins the groups a task left open when it returned. */
 tg_error *tg__join_abandoned(tg__worker *w, tg__frame *f, tg_error *err);
+
+/* group.c, for tg_spawn_each (batch.c).  The core of g if it is an open
+ * handle; else NULL with *status TG_EINVAL or TG_EFINISHED. */
+tg__gcore *tg__group_core(tg_group *g, int *status);
+/* n consecutive spawn keys of gc for a spawn by w's running task (the
+ * owner's keys, or remote ones after them); counts n spawns. */
+uint64_t tg__group_keys(tg__worker *w, tg__gcore *gc, uint64_t n);
+/* Like tg__group_keys, for a batch of n children that runs as one frame:
+ * n keys and spawns, and n - 1 completions counted at once. */
+uint64_t tg__group_batch_keys(tg__worker *w, tg__gcore *gc, uint64_t n);
+/* Counts one more frame of gc, spawned by a task running on w that belongs
+ * to gc (a batch's range splitting off a half). */
+void tg__group_count_frame(tg__worker *w, tg__gcore *gc);
+/* Queues f on w's deque: shares if a thief asked; when the queue is full,
+ * runs the oldest tasks first (or f itself). */
+void tg__launch(tg__worker *w, tg__frame *f);
+/* tg_spawn_each for a group with hooks (a limit, first-success): a frame
+ * per child, all allocated first.  TG_OK or TG_ENOMEM (nothing spawned). */
+int tg__spawn_each_framewise(tg__worker *w, tg__gcore *gc, tg_task_fn fn,
+			     void *args, size_t count, size_t stride,
+			     const tg_site *site);
+
+/* worker.c: puts the failed child f (its error err, taken over) on its
+ * group's failed list and cancels the group as its policy says
+ * (tg__failure_cancel). */
+void tg__record_failure(tg__pool *pool, tg__gcore *gc, tg__frame *f,
+			tg_error *err);
+/* worker.c: the cancellation a failure causes: fail-fast groups, and any
+ * group for a fatal error. */
+void tg__failure_cancel(tg__pool *pool, tg__gcore *gc, const tg_error *err);
+/* batch.c: w answers a thief with nothing private to share: the running
+ * range of a batch (w->batch, not NULL) gives the upper half of the
+ * children it has not started to a new range on w's deque (unless too few
+ * are left, or memory is out). */
+void tg__batch_split(tg__worker *w);
+/* worker.c: n consecutive process-unique task ids; the first is returned. */
+uint64_t tg__reserve_task_ids(uint64_t n);
+
+/* The arg of child i of a batch (tg_spawn_each): args + i * stride, in
+ * integer arithmetic so that args NULL with stride 0 stays defined. */
+static inline void *
+tg__batch_arg(void *args, size_t stride, uint64_t i)
+{
+	return (void *)((uintptr_t)args + (uintptr_t)(i * stride));
+}
 
 /* cancel.c: the slow path of tg__scope_cancelled (memo stale). */
 TG__COLD bool tg__scope_cancelled_slow(tg__pool *pool, tg__gcore *gc,

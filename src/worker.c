@@ -66,6 +66,13 @@ tg__next_root_id(void)
 	return tg_atomic_faa_relaxed_u64(&id_counter, 1);
 }
 
+uint64_t
+tg__reserve_task_ids(uint64_t n)
+{
+	/* relaxed: ids only need to be unique. */
+	return tg_atomic_faa_relaxed_u64(&id_counter, n);
+}
+
 tg__frame *
 tg__frame_alloc_slow(tg__worker *w)
 {
@@ -120,6 +127,9 @@ tg__frame_free_slow(tg__frame *f)
 void
 tg__share_work(tg__worker *w)
 {
+	/* Nothing private: a running batch gives half of what is left. */
+	if (w->batch != NULL && tg__deque_private_empty(&w->dq))
+		tg__batch_split(w);
 	if (tg__deque_share(&w->dq))
 		tg__park_wake(&w->pool->park);
 }
@@ -137,10 +147,16 @@ next_random(tg__worker *w)
 	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
 }
 
-/* Records a failed child on its group: the error goes on the group's
- * lock-free list; fail-fast (or a fatal error) cancels the group. */
-static void
-record_failure(tg__pool *pool, tg__gcore *gc, tg__frame *f, tg_error *err)
+void
+tg__failure_cancel(tg__pool *pool, tg__gcore *gc, const tg_error *err)
+{
+	if (gc->policy == TG_POLICY_FAIL_FAST || tg__error_is_fatal(err))
+		tg__scope_cancel(pool, gc, TG__CANCEL_FAILED);
+}
+
+void
+tg__record_failure(tg__pool *pool, tg__gcore *gc, tg__frame *f,
+		   tg_error *err)
 {
 	void *head;
 
@@ -152,8 +168,7 @@ record_failure(tg__pool *pool, tg__gcore *gc, tg__frame *f, tg_error *err)
 		/* seq_cst CAS (release side): publishes f->error and f->next.
 		 * Pairs with the acquire exchange in the join's collect. */
 	} while (!tg_atomic_cas_seqcst_ptr(&gc->failed, head, f));
-	if (gc->policy == TG_POLICY_FAIL_FAST || tg__error_is_fatal(err))
-		tg__scope_cancel(pool, gc, TG__CANCEL_FAILED);
+	tg__failure_cancel(pool, gc, err);
 }
 
 /* First-success: f succeeded (ran == true) and may be the winner. */
@@ -194,7 +209,7 @@ tg__finish_frame(tg__worker *w, tg__frame *f, tg_error *err, bool ran)
 		err = NULL;
 	}
 	if (err != NULL)
-		record_failure(w->pool, gc, f, err);
+		tg__record_failure(w->pool, gc, f, err);
 	if (gc->hooks != 0) {
 		if ((gc->hooks & TG__HOOK_FIRST_SUCCESS) && succeeded)
 			try_win(w->pool, gc, f);

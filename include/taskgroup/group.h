@@ -114,6 +114,42 @@ TG_API int tg_spawn_named_at(tg_group *g, tg_task_fn fn, void *arg,
 	tg_spawn_named_at((g), (fn), (arg), (name), TG_SITE())
 TG_API int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg);
 
+/* The most children one tg_spawn_each accepts (2^48). */
+#define TG_SPAWN_EACH_MAX ((size_t)1 << 48)
+
+/*
+ * Spawns count children of g in one call: child i runs
+ * fn((char *)args + i * stride), so pass an array and the size of its
+ * element (stride 0: every child gets args itself).  The result is that of
+ * count calls of tg_spawn in index order: each child is a task of its own
+ * (its own id, its place in the error order, its cancellation: a child not
+ * started when g is cancelled is skipped, never run), except that
+ *   - it is all or nothing: TG_OK means every child will run or be
+ *     skipped as cancelled; an error means none will;
+ *   - the children are not queued one by one: g gets one range of them,
+ *     which runs them in index order and gives the upper half of what it
+ *     has not started to an idle worker that asks for work (that worker
+ *     splits its half in turn).  A batch of any size costs a few blocks
+ *     (one per call and one per split, never one per child) and spreads
+ *     over the pool.  As with tg_spawn, a child that waits for a sibling
+ *     without joining must checkpoint (tg_cancelled) for the siblings
+ *     behind it to be handed to other workers.
+ * In a group with a limit or the first-success policy the children are
+ * spawned one by one (a task frame each, all allocated before the first
+ * is queued).
+ * Errors: as tg_spawn_at (TG_EINVAL, TG_EFINISHED, TG_ESHUTTINGDOWN,
+ * TG_ENOTASK, TG_ENOMEM), and TG_EINVAL for args NULL with stride not 0,
+ * count above TG_SPAWN_EACH_MAX, or an element (count - 1) * stride bytes
+ * past args beyond the address space.  count 0 spawns nothing (TG_OK when
+ * tg_spawn would succeed).  site is the spawn site of every child
+ * (TG_SITE(); may be NULL).
+ * Thread-safety: as tg_spawn_at.
+ */
+TG_API int tg_spawn_each_at(tg_group *g, tg_task_fn fn, void *args,
+			    size_t count, size_t stride, const tg_site *site);
+#define tg_spawn_each(g, fn, args, count, stride)                            \
+	tg_spawn_each_at((g), (fn), (args), (count), (stride), TG_SITE())
+
 /*
  * errgroup's TryGo: tg_spawn that does not queue over the concurrency
  * limit.  Returns TG_EAGAIN, and fn never runs, when g is at its limit;

@@ -1,0 +1,54 @@
+/* bench/tiny_each_tg.c - the tiny batch on taskgroup, spawned in one call:
+ * one task spawns the n tasks with one tg_spawn_each over the output array
+ * (child i gets &out[i]), then joins; task i runs tiny_body(out, i). */
+#include "bench_tg.h"
+#include "kernels.h"
+
+static uint32_t *tiny_out;
+static long tiny_n;
+
+static tg_error *tiny_task(void *p)
+{
+	tiny_body(tiny_out, (long)((uint32_t *)p - tiny_out));
+	return NULL;
+}
+
+static tg_error *tiny_root(void *p)
+{
+	(void)p;
+	tg_group g;
+	int rc = tg_group_init(&g, NULL);
+	if (rc != TG_OK)
+		return TG_RAISE(&tg_RuntimeError, "tg_group_init: %s",
+				tg_status_name(rc));
+	rc = tg_spawn_each(&g, tiny_task, tiny_out, (size_t)tiny_n,
+			   sizeof *tiny_out);
+	if (rc != TG_OK)
+		return tg_group_join(&g, TG_RAISE(&tg_RuntimeError,
+						  "tg_spawn_each: %s",
+						  tg_status_name(rc)));
+	return tg_group_join(&g, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	bench_args a;
+	bench_parse(argc, argv, &a, 1000000);
+	tiny_n = a.n;
+	tiny_out = calloc((size_t)a.n + 1, sizeof *tiny_out);
+	if (tiny_out == NULL)
+		return 1;
+	uint64_t expect = tiny_expected(a.n);
+	tg_runner *r = bench_tg_runner(&a);
+	for (int rep = -a.warmup; rep < a.reps; rep++) {
+		memset(tiny_out, 0, (size_t)a.n * sizeof *tiny_out);
+		uint64_t ns = bench_tg_run(r, tiny_root, NULL);
+		uint64_t s = tiny_sum(tiny_out, a.n);
+		if (rep >= 0)
+			bench_report("tiny", &a, a.threads, rep, ns,
+				     (uint64_t)a.n, (long long)s, s == expect);
+	}
+	bench_tg_destroy(r);
+	free(tiny_out);
+	return 0;
+}

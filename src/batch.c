@@ -1,0 +1,259 @@
+/*
+ * batch.c - tg_spawn_each: a batch of children described once, queued as
+ * ranges that split when idle workers ask for work.
+ *
+ * Theory of operation
+ * -------------------
+ * A flat batch spawned child by child pays a frame, a push and a take per
+ * child; on two workers a thief pays more to move a tiny child than to run
+ * it (docs/benchmarks.md), so such a batch runs no faster on two workers
+ * than on one.  tg_spawn_each queues one *range* instead: a frame (the
+ * first member of a tg__range block) whose body runs the children
+ * [lo, hi) one after another.  Each child is still a task of its own: it
+ * runs with a frame on the range body's stack as the worker's current
+ * task, with its own id, spawn key, provenance and cancellation scope (the
+ * group), and it is skipped, with the rest of its range, once the group is
+ * cancelled.
+ *
+ * Splitting is lazy (Lace's and TBB's auto partitioner do the same with
+ * other triggers).  The running range is on the worker's stack of ranges
+ * (w->batch).  Whenever the worker answers a thief's request with nothing
+ * private left to share (tg__share_work: between children, at a
+ * checkpoint, in a join), the upper half of the children not yet started
+ * goes to a new range on the worker's deque, which the share publishes.
+ * The thief that takes it splits it again when asked in turn.  So a batch
+ * costs a block per worker that takes part, and work moves in halves.
+ *
+ * Counting.  The group counts frames: a batch of n takes n keys (children
+ * keep spawn order in the error tree), counts n spawns and n - 1
+ * completions at once (tg__group_batch_keys), so the range is one
+ * outstanding frame; a split counts one more spawn (the new range, one more
+ * frame).  The generic paths run, skip and count a range like any frame:
+ * a range skipped as cancelled skips its children.
+ *
+ * Failures.  A failed child gets a frame of its own on the group's failed
+ * list, a copy of its stack frame (the key says where it goes).  When no
+ * frame can be had, the error stays with the range, and the range body
+ * returns it as its own (several are grouped; the error tree's reserve
+ * covers that group when memory is out), so nothing is lost.
+ *
+ * Groups with a limit or the first-success policy do work at every
+ * child's end (a slot, a win), so their batches are spawned child by child
+ * (group.c, tg__spawn_each_framewise).
+ */
+#include <stdint.h>
+
+#include "taskgroup/group.h"
+
+#include "alloc.h"
+#include "batch.h"
+#include "error_internal.h"
+#include "scheduler.h"
+
+/* A range being run: on its body's stack, pointed to by w->batch. */
+struct tg__batch_run {
+	tg__range *r;
+	uint64_t next; /* first child not started */
+	uint64_t hi;   /* end of what this run keeps (splits lower it) */
+	bool running;  /* child next - 1 is running */
+	struct tg__batch_run *outer; /* the range this one runs inside */
+};
+
+static tg_error *range_body(void *arg);
+
+/* A new range of gc for children [lo, hi) like r's (or, r NULL, from the
+ * given fields); NULL when out of memory. */
+static tg__range *
+range_new(tg__gcore *gc, tg_task_fn fn, void *args, size_t stride,
+	  uint64_t key0, uint64_t id0, const tg_site *site, uint64_t lo,
+	  uint64_t hi)
+{
+	tg__range *r = tg__malloc(sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->fn = fn;
+	r->args = args;
+	r->stride = stride;
+	r->lo = lo;
+	r->hi = hi;
+	r->key0 = key0;
+	r->id0 = id0;
+	r->frame.fn = range_body;
+	r->frame.arg = r;
+	r->frame.group = gc;
+	r->frame.run = NULL;
+	r->frame.key = key0 + lo;
+	r->frame.id = id0 + lo;
+	r->frame.name = NULL;
+	r->frame.site = site;
+	r->frame.home = NULL; /* freed at its end (tg__frame_free_slow) */
+	r->frame.open = NULL;
+	r->frame.error = NULL;
+	r->frame.next = NULL;
+	return r;
+}
+
+void
+tg__batch_split(tg__worker *w)
+{
+	struct tg__batch_run *run = w->batch;
+	uint64_t left = run->hi - run->next;
+	uint64_t mid;
+	tg__range *r = run->r, *half;
+
+	/* Before a child starts, keep at least it: moving one child costs
+	 * more than running it.  While a child runs, the rest may all go. */
+	if (left == 0 || (left == 1 && !run->running))
+		return;
+	mid = run->next + left / 2;
+	half = range_new(r->frame.group, r->fn, r->args, r->stride, r->key0,
+			 r->id0, r->frame.site, mid, run->hi);
+	if (half == NULL)
+		return; /* no memory: this range keeps its children */
+	if (!tg__deque_push(&w->dq, &half->frame)) {
+		tg__free(half);
+		return;
+	}
+	/* Counted before the share publishes it: until then it is private. */
+	tg__group_count_frame(w, r->frame.group);
+	run->hi = mid;
+}
+
+/* A failed child's error when no frame can be had for it: kept on the
+ * range (*pending, grouped after the first) and reported as the range's
+ * own error, under the key of the first. */
+static void
+keep_pending(tg__worker *w, tg__range *r, const tg__frame *child,
+	     tg_error *err, tg_error **pending)
+{
+	if (*pending == NULL) {
+		*pending = err;
+		r->frame.key = child->key;
+		r->frame.id = child->id;
+		r->frame.arg = child->arg;
+	} else {
+		tg_error *parts[2] = { *pending, err };
+
+		/* Takes both over; the reserve stands in without memory. */
+		*pending = tg_error_group_new(
+			"errors of a batch kept without memory", 2, parts);
+	}
+	tg__failure_cancel(w->pool, r->frame.group, err);
+}
+
+/* The end of child i (its frame `child`) with error err (taken over). */
+static void
+child_failed(tg__worker *w, tg__range *r, const tg__frame *child,
+	     tg_error *err, tg_error **pending)
+{
+	tg__frame *rec;
+
+	if (tg__error_is_cancel(err)) {
+		/* Cancellations are never leaves (DESIGN.md 2.4). */
+		tg_error_decref(err);
+		return;
+	}
+	rec = tg__frame_alloc(w);
+	if (rec == NULL) {
+		keep_pending(w, r, child, err, pending);
+		return;
+	}
+	/* rec is at rest (run and open NULL); home is its own. */
+	rec->fn = child->fn;
+	rec->arg = child->arg;
+	rec->group = child->group;
+	rec->key = child->key;
+	rec->id = child->id;
+	rec->name = NULL;
+	rec->site = child->site;
+	tg__record_failure(w->pool, child->group, rec, err);
+}
+
+/*
+ * The body of a range's frame (w->current): runs its children in index
+ * order while its group is not cancelled.  Returns NULL, or the errors no
+ * frame could be had for (keep_pending).
+ */
+static tg_error *
+range_body(void *arg)
+{
+	tg__range *r = arg;
+	tg__worker *w = tg__self();
+	tg__frame *self = w->current;
+	tg__gcore *gc = r->frame.group;
+	tg_error *pending = NULL;
+	struct tg__batch_run run = { r, r->lo, r->hi, false, w->batch };
+	tg__frame child = {
+		.fn = r->fn,
+		.group = gc,
+		.site = r->frame.site,
+	};
+
+	w->batch = &run;
+	while (run.next < run.hi) {
+		uint64_t i = run.next;
+		tg_error *err;
+
+		if (__builtin_expect(tg__deque_wanted(&w->dq), 0))
+			tg__share_work(w); /* may split: run.hi drops */
+		if (__builtin_expect(!tg__scope_surely_live(w->pool, gc), 0) &&
+		    tg__scope_cancelled(w->pool, gc))
+			break; /* the rest is skipped, never run */
+		run.next = i + 1;
+		run.running = true;
+		child.arg = tg__batch_arg(r->args, r->stride, i);
+		child.key = r->key0 + i;
+		child.id = r->id0 + i;
+		w->current = &child;
+		err = r->fn(child.arg);
+		if (__builtin_expect(child.open != NULL, 0))
+			err = tg__join_abandoned(w, &child, err);
+		w->current = self;
+		run.running = false;
+		if (__builtin_expect(err != NULL, 0))
+			child_failed(w, r, &child, err, &pending);
+	}
+	w->batch = run.outer;
+	return pending;
+}
+
+int
+tg_spawn_each_at(tg_group *g, tg_task_fn fn, void *args, size_t count,
+		 size_t stride, const tg_site *site)
+{
+	tg__worker *w = tg__self();
+	int status = TG_OK;
+	tg__gcore *gc = tg__group_core(g, &status);
+	tg__range *r;
+	uint64_t key0, id0;
+
+	if (gc == NULL)
+		return status;
+	if (fn == NULL || count > TG_SPAWN_EACH_MAX ||
+	    (args == NULL && stride != 0) ||
+	    (count > 1 && stride != 0 &&
+	     (uintptr_t)(count - 1) > (UINTPTR_MAX - (uintptr_t)args) / stride))
+		return TG_EINVAL;
+	if (w == NULL || w->current == NULL)
+		return TG_ENOTASK;
+	if (tg__scope_cancelled(w->pool, gc))
+		return TG_ESHUTTINGDOWN;
+	if (count == 0)
+		return TG_OK;
+	if (gc->hooks != 0)
+		return tg__spawn_each_framewise(w, gc, fn, args, count, stride,
+						site);
+	r = range_new(gc, fn, args, stride, 0, 0, site, 0, count);
+	if (r == NULL)
+		return TG_ENOMEM;
+	/* Keys and ids only now: nothing can fail from here on. */
+	key0 = tg__group_batch_keys(w, gc, count);
+	id0 = tg__reserve_task_ids(count);
+	r->key0 = key0;
+	r->id0 = id0;
+	r->frame.key = key0;
+	r->frame.id = id0;
+	tg__launch(w, &r->frame);
+	return TG_OK;
+}
