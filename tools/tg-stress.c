@@ -5,6 +5,7 @@
  * (ordinary and fatal), explicit cancels (by the owner and by children),
  * nested groups under the three policies, deadlines (none, past, short,
  * far, removed, moved), concurrency limits with tg_spawn and tg_try_spawn,
+ * batches spawned with tg_spawn_each,
  * children spawning siblings into their parent's group, checkpoints and
  * body errors.  Trees run one at a time on pools of the requested sizes.
  *
@@ -335,31 +336,46 @@ saw_cancel(struct node *n, const struct node *scope, const char *where)
 
 static tg_error *task_main(void *arg);
 
-/* Reserves a node; NULL when the tree is full. */
+/* Reserves k consecutive nodes (a batch's args are an array), all or
+ * none; NULL when the tree has no room for them. */
+static struct node *
+new_nodes(struct tree *t, struct node *parent, uint32_t depth, uint64_t seed,
+	  uint32_t k)
+{
+	/* relaxed: ids only need to be unique; tg_spawn publishes the node. */
+	uint32_t id = atomic_load_explicit(&t->next_id, memory_order_relaxed);
+	uint32_t j;
+
+	do {
+		if (id >= t->cap || t->cap - id < k) {
+			atomic_fetch_add_explicit(&t->full, 1,
+						  memory_order_relaxed);
+			return NULL;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(
+		&t->next_id, &id, id + k, memory_order_relaxed,
+		memory_order_relaxed));
+	for (j = 0; j < k; j++) {
+		struct node *n = &t->nodes[id + j];
+
+		memset(n, 0, sizeof(*n));
+		n->tree = t;
+		n->parent = parent;
+		n->seed = k == 1 ? seed : mix(seed ^ (j + 1));
+		n->id = id + j;
+		n->depth = depth;
+		atomic_init(&n->state, ST_PENDING);
+		atomic_init(&n->grp.causes, 0);
+		atomic_init(&n->grp.active, 0);
+		atomic_init(&n->grp.head, 0);
+	}
+	return &t->nodes[id];
+}
+
 static struct node *
 new_node(struct tree *t, struct node *parent, uint32_t depth, uint64_t seed)
 {
-	/* relaxed: ids only need to be unique; tg_spawn publishes the node. */
-	uint32_t id = atomic_fetch_add_explicit(&t->next_id, 1,
-						memory_order_relaxed);
-	struct node *n;
-
-	if (id >= t->cap) {
-		atomic_fetch_add_explicit(&t->full, 1, memory_order_relaxed);
-		return NULL;
-	}
-	n = &t->nodes[id];
-	memset(n, 0, sizeof(*n));
-	n->tree = t;
-	n->parent = parent;
-	n->seed = seed;
-	n->id = id;
-	n->depth = depth;
-	atomic_init(&n->state, ST_PENDING);
-	atomic_init(&n->grp.causes, 0);
-	atomic_init(&n->grp.active, 0);
-	atomic_init(&n->grp.head, 0);
-	return n;
+	return new_nodes(t, parent, depth, seed, 1);
 }
 
 /* Adds c to its group's children list.  relaxed: the owner reads the list
@@ -454,6 +470,41 @@ spawn_child(struct node *spawner, struct node *owner, uint64_t seed,
 	}
 	mark_refused(t, c, rc);
 	check_spawn_status(spawner, owner, c, rc, try_spawn);
+}
+
+/* Spawns k children into owner's group with one tg_spawn_each (the
+ * nodes are consecutive, so the args are an array of them), by owner or
+ * by a child of it; must_refuse as in spawn_child. */
+static void
+spawn_batch(struct node *spawner, struct node *owner, uint64_t seed,
+	    uint32_t k, bool must_refuse)
+{
+	struct tree *t = spawner->tree;
+	struct group_rec *g = &owner->grp;
+	struct node *first = new_nodes(t, owner, spawner->depth + 1, seed, k);
+	uint32_t j;
+	int rc;
+
+	if (first == NULL)
+		return;
+	for (j = 0; j < k; j++) {
+		first[j].seq = spawner == owner ? g->next_seq++ : SEQ_REMOTE;
+		list_push(g, &first[j]);
+	}
+	rc = tg_spawn_each(&g->handle, task_main, first, k, sizeof(*first));
+	if (rc == TG_OK) {
+		if (must_refuse)
+			violation(t, "cancel-downwards",
+				  "tasks %u.. spawned (tg_spawn_each) into the "
+				  "group of task %u after that group was "
+				  "cancelled by its owner",
+				  first->id, owner->id);
+		return;
+	}
+	for (j = 0; j < k; j++)
+		mark_refused(t, &first[j], rc);
+	/* No EAGAIN for a batch: it waits over a limit, as tg_spawn. */
+	check_spawn_status(spawner, owner, first, rc, false);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1011,6 +1062,14 @@ run_group(struct node *n, struct rng *r, bool body_fail, bool fatal)
 	}
 	k = 1 + below(r, cfg->max_children);
 	for (i = 0; i < k; i++) {
+		if (k - i >= 2 && chance(r, 150000)) {
+			/* The next 2..k - i children in one call. */
+			uint32_t m = 2 + below(r, k - i - 1);
+
+			spawn_batch(n, n, mix(n->seed ^ (i + 1)), m, refuse);
+			i += m - 1;
+			continue;
+		}
 		spawn_child(n, n, mix(n->seed ^ (i + 1)), r, refuse);
 		if (i == k / 2 && chance(r, 30000)) {
 			cancel_own_group(n);
@@ -1057,8 +1116,13 @@ sibling_actions(struct node *n, struct rng *r)
 {
 	struct node *p = n->parent;
 
-	if (n->depth < n->tree->cfg->depth && chance(r, 125000))
-		spawn_child(n, p, mix(n->seed ^ 0x5151), r, false);
+	if (n->depth < n->tree->cfg->depth && chance(r, 125000)) {
+		if (chance(r, 250000))
+			spawn_batch(n, p, mix(n->seed ^ 0x5151),
+				    2 + below(r, 3), false);
+		else
+			spawn_child(n, p, mix(n->seed ^ 0x5151), r, false);
+	}
 	if (chance(r, 5000)) {
 		atomic_fetch_or(&p->grp.causes, CAUSE_EXPLICIT);
 		api_check(n, "tg_group_cancel (by a child)",
