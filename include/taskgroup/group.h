@@ -114,8 +114,13 @@ TG_API int tg_spawn_named_at(tg_group *g, tg_task_fn fn, void *arg,
 	tg_spawn_named_at((g), (fn), (arg), (name), TG_SITE())
 TG_API int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg);
 
-/* The most children one tg_spawn_each accepts (2^48). */
+/* The most children one tg_spawn_each accepts: 2^48 (SIZE_MAX where
+ * size_t is narrower). */
+#if SIZE_MAX > 0xffffffffu
 #define TG_SPAWN_EACH_MAX ((size_t)1 << 48)
+#else
+#define TG_SPAWN_EACH_MAX SIZE_MAX
+#endif
 
 /*
  * Spawns count children of g in one call: child i runs
