@@ -67,4 +67,17 @@ static inline void bench_tg_destroy(tg_runner *r)
 					      tg_status_name(bench_rc_)));   \
 	} while (0)
 
+/* tg_spawn_each(g, fn, args, n, stride), joining with a RuntimeError if it
+ * fails (as BENCH_TG_SPAWN). */
+#define BENCH_TG_SPAWN_EACH(g, fn, args, n, stride)                          \
+	do {                                                                 \
+		int bench_rc_ = tg_spawn_each((g), (fn), (args), (n),        \
+					      (stride));                     \
+		if (bench_rc_ != TG_OK)                                      \
+			return tg_group_join(                                \
+				(g), TG_RAISE(&tg_RuntimeError,              \
+					      "tg_spawn_each: %s",           \
+					      tg_status_name(bench_rc_)));   \
+	} while (0)
+
 #endif /* BENCH_TG_H */

@@ -1,14 +1,22 @@
 /* bench/spin_tg.c - the 50 us batch on taskgroup: one task spawns n tasks
- * of bench_spin(i, K) into one group from a loop, then joins. */
+ * of bench_spin(i, K) into one group from a loop, then joins.  Built with
+ * BENCH_TG_EACH (bench_spin_each_tg), one tg_spawn_each over the output
+ * array spawns them instead (child i gets &out[i]). */
 #include "bench_tg.h"
 #include "kernels.h"
 
 static uint64_t *spin_out;
 static long spin_n, spin_k;
 
+#ifdef BENCH_TG_EACH
+#define SPIN_INDEX(p) ((long)((uint64_t *)(p) - spin_out))
+#else
+#define SPIN_INDEX(p) ((long)(uintptr_t)(p))
+#endif
+
 static tg_error *spin_task(void *p)
 {
-	long i = (long)(uintptr_t)p;
+	long i = SPIN_INDEX(p);
 	spin_out[i] = bench_spin((uint64_t)i, spin_k);
 	return NULL;
 }
@@ -21,8 +29,13 @@ static tg_error *spin_root(void *p)
 	if (rc != TG_OK)
 		return TG_RAISE(&tg_RuntimeError, "tg_group_init: %s",
 				tg_status_name(rc));
+#ifdef BENCH_TG_EACH
+	BENCH_TG_SPAWN_EACH(&g, spin_task, spin_out, (size_t)spin_n,
+			    sizeof *spin_out);
+#else
 	for (long i = 0; i < spin_n; i++)
 		BENCH_TG_SPAWN(&g, spin_task, (void *)(uintptr_t)i);
+#endif
 	return tg_group_join(&g, NULL);
 }
 

@@ -1,14 +1,22 @@
 /* bench/tiny_tg.c - the tiny batch on taskgroup: one task spawns n tasks
- * into one group from a loop, then joins; task i runs tiny_body(out, i). */
+ * into one group from a loop, then joins; task i runs tiny_body(out, i).
+ * Built with BENCH_TG_EACH (bench_tiny_each_tg), one tg_spawn_each over
+ * the output array spawns them instead (child i gets &out[i]). */
 #include "bench_tg.h"
 #include "kernels.h"
 
 static uint32_t *tiny_out;
 static long tiny_n;
 
+#ifdef BENCH_TG_EACH
+#define TINY_INDEX(p) ((long)((uint32_t *)(p) - tiny_out))
+#else
+#define TINY_INDEX(p) ((long)(uintptr_t)(p))
+#endif
+
 static tg_error *tiny_task(void *p)
 {
-	tiny_body(tiny_out, (long)(uintptr_t)p);
+	tiny_body(tiny_out, TINY_INDEX(p));
 	return NULL;
 }
 
@@ -20,8 +28,13 @@ static tg_error *tiny_root(void *p)
 	if (rc != TG_OK)
 		return TG_RAISE(&tg_RuntimeError, "tg_group_init: %s",
 				tg_status_name(rc));
+#ifdef BENCH_TG_EACH
+	BENCH_TG_SPAWN_EACH(&g, tiny_task, tiny_out, (size_t)tiny_n,
+			    sizeof *tiny_out);
+#else
 	for (long i = 0; i < tiny_n; i++)
 		BENCH_TG_SPAWN(&g, tiny_task, (void *)(uintptr_t)i);
+#endif
 	return tg_group_join(&g, NULL);
 }
 

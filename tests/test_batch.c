@@ -21,27 +21,7 @@
 #include "atomic.h"
 #include "batch.h"
 #include "scheduler.h"
-
-static tg_runner *runner1; /* one worker: deterministic order */
-static tg_runner *runner2; /* two workers */
-
-static int
-setup(void **state)
-{
-	tg_runner_config one = { .threads = 1 }, two = { .threads = 2 };
-
-	(void)state;
-	if (tg_runner_create(&runner1, &one) != TG_OK)
-		return -1;
-	return tg_runner_create(&runner2, &two) == TG_OK ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	return tg_runner_destroy(runner1) | tg_runner_destroy(runner2);
-}
+#include "test_runners.h"
 
 /* Runs body(arg) on runner1, then on runner2. */
 static void
@@ -89,26 +69,20 @@ static void
 test_batch_every_child_runs_once_with_its_element(void **state)
 {
 	struct batch b = { calloc(200000, sizeof(struct elem)), 200000 };
-	tg_runner *four;
+	tg_runner *const runners[3] = { runner1, runner2, runner4 };
 	size_t i;
 	int round;
 
 	(void)state;
 	assert_non_null(b.elems);
-	assert_int_equal(tg_runner_create(&four,
-					  &(tg_runner_config){ .threads = 4 }),
-			 TG_OK);
 	for (round = 0; round < 3; round++) {
-		tg_runner *r = round == 0 ? runner1
-			       : round == 1 ? runner2
-					    : four;
+		tg_runner *r = runners[round];
 
 		memset(b.elems, 0, b.n * sizeof(struct elem));
 		assert_null(tg_runner_run(r, spawn_batch, &b));
 		for (i = 0; i < b.n; i++)
 			assert_int_equal(b.elems[i].hits, 1);
 	}
-	assert_int_equal(tg_runner_destroy(four), TG_OK);
 	free(b.elems);
 }
 
@@ -628,8 +602,7 @@ test_batch_bad_input_gets_defined_results(void **state)
 static void
 own_allocator_runner(const tg_allocator *a, tg_runner **r)
 {
-	assert_int_equal(tg_runner_destroy(runner1), TG_OK);
-	assert_int_equal(tg_runner_destroy(runner2), TG_OK);
+	assert_int_equal(teardown(NULL), 0);
 	assert_int_equal(tg_set_allocator(a), TG_OK);
 	assert_int_equal(tg_runner_create(r, &(tg_runner_config){ .threads = 1 }),
 			 TG_OK);
