@@ -61,8 +61,8 @@ struct tg__batch_run {
 
 static tg_error *range_body(void *arg);
 
-/* A new range of gc for children [lo, hi) like r's (or, r NULL, from the
- * given fields); NULL when out of memory. */
+/* A new range of gc for the children [lo, hi) of a batch of fn over
+ * args (child i: key key0 + i, id id0 + i); NULL when out of memory. */
 static tg__range *
 range_new(tg__gcore *gc, tg_task_fn fn, void *args, size_t stride,
 	  uint64_t key0, uint64_t id0, const tg_site *site, uint64_t lo,

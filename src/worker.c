@@ -60,17 +60,16 @@ tg__next_task_id_slow(tg__worker *w)
 }
 
 uint64_t
-tg__next_root_id(void)
-{
-	/* relaxed: ids only need to be unique. */
-	return tg_atomic_faa_relaxed_u64(&id_counter, 1);
-}
-
-uint64_t
 tg__reserve_task_ids(uint64_t n)
 {
 	/* relaxed: ids only need to be unique. */
 	return tg_atomic_faa_relaxed_u64(&id_counter, n);
+}
+
+uint64_t
+tg__next_root_id(void)
+{
+	return tg__reserve_task_ids(1);
 }
 
 tg__frame *
