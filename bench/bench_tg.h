@@ -56,28 +56,21 @@ static inline void bench_tg_destroy(tg_runner *r)
 		bench_tg_die("tg_runner_destroy", NULL, rc);
 }
 
-/* Inside a task: spawn or fail loudly (returns the error to hand over). */
+/* Inside a task: run a spawn call (what: its name) or fail loudly, joining
+ * g with a RuntimeError naming the status (returns the error to hand
+ * over). */
+#define BENCH_TG_OR_JOIN(g, call, what)                                      \
+	do {                                                                 \
+		int bench_rc_ = (call);                                      \
+		if (bench_rc_ != TG_OK)                                      \
+			return tg_group_join(                                \
+				(g), TG_RAISE(&tg_RuntimeError, what ": %s", \
+					      tg_status_name(bench_rc_)));   \
+	} while (0)
 #define BENCH_TG_SPAWN(g, fn, arg)                                           \
-	do {                                                                 \
-		int bench_rc_ = tg_spawn((g), (fn), (arg));                  \
-		if (bench_rc_ != TG_OK)                                      \
-			return tg_group_join(                                \
-				(g), TG_RAISE(&tg_RuntimeError,              \
-					      "tg_spawn: %s",                \
-					      tg_status_name(bench_rc_)));   \
-	} while (0)
-
-/* tg_spawn_each(g, fn, args, n, stride), joining with a RuntimeError if it
- * fails (as BENCH_TG_SPAWN). */
+	BENCH_TG_OR_JOIN(g, tg_spawn((g), (fn), (arg)), "tg_spawn")
 #define BENCH_TG_SPAWN_EACH(g, fn, args, n, stride)                          \
-	do {                                                                 \
-		int bench_rc_ = tg_spawn_each((g), (fn), (args), (n),        \
-					      (stride));                     \
-		if (bench_rc_ != TG_OK)                                      \
-			return tg_group_join(                                \
-				(g), TG_RAISE(&tg_RuntimeError,              \
-					      "tg_spawn_each: %s",           \
-					      tg_status_name(bench_rc_)));   \
-	} while (0)
+	BENCH_TG_OR_JOIN(g, tg_spawn_each((g), (fn), (args), (n), (stride)), \
+			 "tg_spawn_each")
 
 #endif /* BENCH_TG_H */

@@ -61,17 +61,13 @@ struct tg__batch_run {
 
 static tg_error *range_body(void *arg);
 
-/* A new range of gc for the children [lo, hi) of a batch of fn over
- * args (child i: key key0 + i, id id0 + i); NULL when out of memory. */
-static tg__range *
-range_new(tg__gcore *gc, tg_task_fn fn, void *args, size_t stride,
-	  uint64_t key0, uint64_t id0, const tg_site *site, uint64_t lo,
-	  uint64_t hi)
+/* Fills the block r as the range of gc for the children [lo, hi) of a
+ * batch of fn over args (child i: key key0 + i, id id0 + i). */
+static void
+range_init(tg__range *r, tg__gcore *gc, tg_task_fn fn, void *args,
+	   size_t stride, uint64_t key0, uint64_t id0, const tg_site *site,
+	   uint64_t lo, uint64_t hi)
 {
-	tg__range *r = tg__malloc(sizeof(*r));
-
-	if (r == NULL)
-		return NULL;
 	r->fn = fn;
 	r->args = args;
 	r->stride = stride;
@@ -91,7 +87,6 @@ range_new(tg__gcore *gc, tg_task_fn fn, void *args, size_t stride,
 	r->frame.open = NULL;
 	r->frame.error = NULL;
 	r->frame.next = NULL;
-	return r;
 }
 
 void
@@ -106,11 +101,12 @@ tg__batch_split(tg__worker *w)
 	 * more than running it.  While a child runs, the rest may all go. */
 	if (left == 0 || (left == 1 && !run->running))
 		return;
-	mid = run->next + left / 2;
-	half = range_new(r->frame.group, r->fn, r->args, r->stride, r->key0,
-			 r->id0, r->frame.site, mid, run->hi);
+	half = tg__malloc(sizeof(*half));
 	if (half == NULL)
 		return; /* no memory: this range keeps its children */
+	mid = run->next + left / 2;
+	range_init(half, r->frame.group, r->fn, r->args, r->stride, r->key0,
+		   r->id0, r->frame.site, mid, run->hi);
 	if (!tg__deque_push(&w->dq, &half->frame)) {
 		tg__free(half);
 		return;
@@ -148,6 +144,7 @@ child_failed(tg__worker *w, tg__range *r, const tg__frame *child,
 	     tg_error *err, tg_error **pending)
 {
 	tg__frame *rec;
+	struct tg__worker *home;
 
 	if (tg__error_is_cancel(err)) {
 		/* Cancellations are never leaves (DESIGN.md 2.4). */
@@ -159,14 +156,10 @@ child_failed(tg__worker *w, tg__range *r, const tg__frame *child,
 		keep_pending(w, r, child, err, pending);
 		return;
 	}
-	/* rec is at rest (run and open NULL); home is its own. */
-	rec->fn = child->fn;
-	rec->arg = child->arg;
-	rec->group = child->group;
-	rec->key = child->key;
-	rec->id = child->id;
-	rec->name = NULL;
-	rec->site = child->site;
+	/* The child's frame, ended (open NULL), with rec's own home. */
+	home = rec->home;
+	*rec = *child;
+	rec->home = home;
 	tg__record_failure(w->pool, child->group, rec, err);
 }
 
@@ -244,16 +237,13 @@ tg_spawn_each_at(tg_group *g, tg_task_fn fn, void *args, size_t count,
 	if (gc->hooks != 0)
 		return tg__spawn_each_framewise(w, gc, fn, args, count, stride,
 						site);
-	r = range_new(gc, fn, args, stride, 0, 0, site, 0, count);
+	r = tg__malloc(sizeof(*r));
 	if (r == NULL)
 		return TG_ENOMEM;
 	/* Keys and ids only now: nothing can fail from here on. */
 	key0 = tg__group_batch_keys(w, gc, count);
 	id0 = tg__reserve_task_ids(count);
-	r->key0 = key0;
-	r->id0 = id0;
-	r->frame.key = key0;
-	r->frame.id = id0;
+	range_init(r, gc, fn, args, stride, key0, id0, site, 0, count);
 	tg__launch(w, &r->frame);
 	return TG_OK;
 }

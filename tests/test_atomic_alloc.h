@@ -5,6 +5,7 @@
  *
  *   ta_arm(TA_FAIL_ONCE, k)  fail only the k-th allocation from now (1-based)
  *   ta_arm(TA_FAIL_FROM, k)  fail the k-th and every later one
+ *   ta_arm(TA_FAIL_SIZE, n)  fail every allocation of exactly n bytes
  *   ta_disarm()              stop failing (counting goes on)
  *   ta_calls()               allocation attempts since the last arm/disarm
  *   ta_failed()              allocations failed on purpose since then
@@ -21,7 +22,7 @@
 
 #include "taskgroup/common.h"
 
-enum { TA_COUNT = 0, TA_FAIL_ONCE = 1, TA_FAIL_FROM = 2 };
+enum { TA_COUNT = 0, TA_FAIL_ONCE = 1, TA_FAIL_FROM = 2, TA_FAIL_SIZE = 3 };
 
 static atomic_long ta_live_;
 static atomic_long ta_calls_;
@@ -30,13 +31,14 @@ static atomic_long ta_k_;
 static atomic_int ta_mode_;
 
 static inline int
-ta_should_fail(void)
+ta_should_fail(size_t size)
 {
 	long n = atomic_fetch_add(&ta_calls_, 1) + 1;
 	int mode = atomic_load(&ta_mode_);
 	long k = atomic_load(&ta_k_);
 	int fail = (mode == TA_FAIL_ONCE && n == k) ||
-		   (mode == TA_FAIL_FROM && n >= k);
+		   (mode == TA_FAIL_FROM && n >= k) ||
+		   (mode == TA_FAIL_SIZE && size == (size_t)k);
 
 	if (fail)
 		atomic_fetch_add(&ta_failed_, 1);
@@ -46,7 +48,7 @@ ta_should_fail(void)
 static inline void *
 ta_malloc(size_t n)
 {
-	void *p = ta_should_fail() ? NULL : malloc(n);
+	void *p = ta_should_fail(n) ? NULL : malloc(n);
 
 	if (p != NULL)
 		atomic_fetch_add(&ta_live_, 1);
@@ -56,7 +58,7 @@ ta_malloc(size_t n)
 static inline void *
 ta_calloc(size_t c, size_t n)
 {
-	void *p = ta_should_fail() ? NULL : calloc(c, n);
+	void *p = ta_should_fail(c * n) ? NULL : calloc(c, n);
 
 	if (p != NULL)
 		atomic_fetch_add(&ta_live_, 1);
@@ -66,7 +68,7 @@ ta_calloc(size_t c, size_t n)
 static inline void *
 ta_realloc(void *old, size_t n)
 {
-	void *p = ta_should_fail() ? NULL : realloc(old, n);
+	void *p = ta_should_fail(n) ? NULL : realloc(old, n);
 
 	if (p != NULL && old == NULL)
 		atomic_fetch_add(&ta_live_, 1);

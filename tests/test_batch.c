@@ -21,6 +21,7 @@
 #include "atomic.h"
 #include "batch.h"
 #include "scheduler.h"
+#include "test_atomic_alloc.h"
 #include "test_runners.h"
 
 /* Runs body(arg) on runner1, then on runner2. */
@@ -618,75 +619,20 @@ own_allocator_done(tg_runner *r, void **state)
 	assert_int_equal(setup(state), 0);
 }
 
-/* Counts allocations; while fail_size is non-zero, fails those of exactly
- * that many bytes. */
-static uint64_t allocations, live;
-static uint64_t fail_size;
-
-static void *
-counting_malloc(size_t n)
-{
-	void *p;
-
-	tg_atomic_faa_acqrel_u64(&allocations, 1);
-	if (n == tg_atomic_load_acquire_u64(&fail_size))
-		return NULL;
-	p = malloc(n);
-	if (p != NULL)
-		tg_atomic_faa_acqrel_u64(&live, 1);
-	return p;
-}
-
-static void *
-counting_calloc(size_t c, size_t n)
-{
-	void *p;
-
-	tg_atomic_faa_acqrel_u64(&allocations, 1);
-	p = calloc(c, n);
-	if (p != NULL)
-		tg_atomic_faa_acqrel_u64(&live, 1);
-	return p;
-}
-
-static void *
-counting_realloc(void *old, size_t n)
-{
-	void *p;
-
-	tg_atomic_faa_acqrel_u64(&allocations, 1);
-	p = realloc(old, n);
-	if (p != NULL && old == NULL)
-		tg_atomic_faa_acqrel_u64(&live, 1);
-	return p;
-}
-
-static void
-counting_free(void *p)
-{
-	if (p != NULL)
-		tg_atomic_faa_acqrel_u64(&live, (uint64_t)-1);
-	free(p);
-}
-
-static const tg_allocator counting = { counting_malloc, counting_calloc,
-				       counting_realloc, counting_free };
-
 static tg_error *
 batch_rounds(void *arg)
 {
 	uint64_t *during = arg;
 	struct batch b = { calloc(10000, sizeof(struct elem)), 10000 };
-	uint64_t before = 0;
 	int round;
 
 	assert_non_null(b.elems);
 	for (round = 0; round < 3; round++) {
 		if (round == 2)
-			before = tg_atomic_load_acquire_u64(&allocations);
+			ta_arm(TA_COUNT, 0);
 		assert_null(spawn_batch(&b));
 	}
-	*during = tg_atomic_load_acquire_u64(&allocations) - before;
+	*during = (uint64_t)ta_calls();
 	free(b.elems);
 	return NULL;
 }
@@ -697,7 +643,7 @@ test_batch_allocates_one_block_per_call_not_per_child(void **state)
 	tg_runner *r;
 	uint64_t during = 99;
 
-	own_allocator_runner(&counting, &r);
+	own_allocator_runner(&ta_allocator, &r);
 	assert_null(tg_runner_run(r, batch_rounds, &during));
 	/* One worker never splits: the range is the call's only block. */
 	assert_int_equal(during, 1);
@@ -713,16 +659,14 @@ no_range_memory(void *arg)
 
 	assert_int_equal(tg_group_init(&g, NULL), TG_OK);
 	assert_int_equal(tg_group_init(&limited, &three), TG_OK);
-	tg_atomic_store_release_u64(&fail_size,
-				    sizeof(tg__range));
+	ta_arm(TA_FAIL_SIZE, (long)sizeof(tg__range));
 	assert_int_equal(tg_spawn_each(&g, count_up, counter, 100, 0),
 			 TG_ENOMEM);
 	/* A limited group takes a frame per child: none. */
-	tg_atomic_store_release_u64(&fail_size,
-				    sizeof(tg__frame));
+	ta_arm(TA_FAIL_SIZE, (long)sizeof(tg__frame));
 	assert_int_equal(tg_spawn_each(&limited, count_up, counter, 100, 0),
 			 TG_ENOMEM);
-	tg_atomic_store_release_u64(&fail_size, 0);
+	ta_disarm();
 	assert_null(tg_group_join(&limited, NULL));
 	return tg_group_join(&g, NULL);
 }
@@ -733,7 +677,7 @@ test_batch_without_memory_spawns_nothing(void **state)
 	tg_runner *r;
 	uint64_t counter = 0;
 
-	own_allocator_runner(&counting, &r);
+	own_allocator_runner(&ta_allocator, &r);
 	assert_null(tg_runner_run(r, no_range_memory, &counter));
 	assert_int_equal(counter, 0);
 	own_allocator_done(r, state);
@@ -748,7 +692,7 @@ fail_arming(void *arg)
 	int i = *(int *)arg;
 
 	if (i == 0)
-		tg_atomic_store_release_u64(&fail_size, sizeof(tg__frame));
+		ta_arm(TA_FAIL_SIZE, (long)sizeof(tg__frame));
 	return TG_RAISE_CODE(&tg_ValueError, i, "child %d", i);
 }
 
@@ -769,7 +713,7 @@ records_without_memory(void *arg)
 	assert_int_equal(tg_spawn(&g, fail_with_code, (void *)(intptr_t)9993),
 			 TG_OK);
 	err = tg_group_join(&g, NULL);
-	tg_atomic_store_release_u64(&fail_size, 0);
+	ta_disarm();
 	return err;
 }
 
@@ -794,14 +738,14 @@ test_batch_failures_without_memory_are_all_kept(void **state)
 
 	for (i = 0; i < 10000; i++)
 		indices[i] = i;
-	own_allocator_runner(&counting, &r);
+	own_allocator_runner(&ta_allocator, &r);
 	err = tg_runner_run(r, records_without_memory, NULL);
 	assert_non_null(err);
 	tg_error_foreach_leaf(err, leaf_codes, &o);
 	assert_int_equal(o.seen, 102);
 	tg_error_decref(err);
 	own_allocator_done(r, state);
-	assert_int_equal(tg_atomic_load_acquire_u64(&live), 0);
+	assert_int_equal(ta_live(), 0);
 }
 
 int
