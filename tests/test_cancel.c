@@ -757,7 +757,11 @@ static tg_error *
 raise_once_and_finish(void *arg)
 {
 	(void)arg;
-	kill(getpid(), SIGINT);
+	/* raise, not kill(getpid()): the signal goes to this thread and its
+	 * handler has run when raise returns, so before the run ends.  A
+	 * process-directed SIGINT may run the handler on another thread
+	 * after the run has returned (seen under load). */
+	raise(SIGINT);
 	return NULL;
 }
 
