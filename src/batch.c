@@ -80,7 +80,8 @@ range_init(tg__range *r, tg__gcore *gc, tg_task_fn fn, void *args,
 	r->frame.group = gc;
 	r->frame.run = NULL;
 	r->frame.key = key0 + lo;
-	r->frame.id = id0 + lo;
+	/* relaxed: ids are numbers; the frame is published by the deque. */
+	tg_atomic_store_relaxed_u64(&r->frame.id, id0 + lo);
 	r->frame.name = NULL;
 	r->frame.site = site;
 	r->frame.home = NULL; /* freed at its end (tg__frame_free_slow) */
@@ -126,7 +127,9 @@ keep_pending(tg__worker *w, tg__range *r, const tg__frame *child,
 	if (*pending == NULL) {
 		*pending = err;
 		r->frame.key = child->key;
-		r->frame.id = child->id;
+		/* relaxed: the child's id was set by this thread. */
+		tg_atomic_store_relaxed_u64(&r->frame.id,
+					    tg_atomic_load_relaxed_u64(&child->id));
 		r->frame.arg = child->arg;
 	} else {
 		tg_error *parts[2] = { *pending, err };
@@ -197,7 +200,9 @@ range_body(void *arg)
 		run.running = true;
 		child.arg = tg__batch_arg(r->args, r->stride, i);
 		child.key = r->key0 + i;
-		child.id = r->id0 + i;
+		/* relaxed: read only by this task and its descendants, which
+		 * it publishes itself. */
+		tg_atomic_store_relaxed_u64(&child.id, r->id0 + i);
 		w->current = &child;
 		err = r->fn(child.arg);
 		if (__builtin_expect(child.open != NULL, 0))

@@ -80,15 +80,12 @@ tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason)
 		tg_atomic_store_release_u32(&pool->workers[i]->attention, 1);
 }
 
-/* The out-of-line checkpoint: reached when the worker's attention word
- * is set (or called as (tg_cancelled)()). */
-bool(tg_cancelled)(void)
+bool
+tg__attend(tg__worker *w)
 {
-	tg__worker *w = tg__self();
 	tg__gcore *scope;
-	bool cancelled;
 
-	/* relaxed: the inline check's hint, repeated for direct calls. */
+	/* relaxed: a hint (tg__attention); the exchange below orders. */
 	if (w == NULL || tg_atomic_load_relaxed_u32(&w->attention) == 0)
 		return false;
 	scope = tg__current_scope(w);
@@ -106,8 +103,14 @@ bool(tg_cancelled)(void)
 	/* Level-triggered: a cancelled answer sets the word again
 	 * (tg__note_cancelled), so this scope's checkpoints stay on this
 	 * path. */
-	cancelled = tg__scope_cancelled(w->pool, scope);
-	return cancelled;
+	return tg__scope_cancelled(w->pool, scope);
+}
+
+/* The out-of-line checkpoint: reached when the worker's attention word
+ * is set (or called as (tg_cancelled)()). */
+bool(tg_cancelled)(void)
+{
+	return tg__attend(tg__self());
 }
 
 tg_error *

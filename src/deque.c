@@ -47,7 +47,7 @@ tg__deque_init(tg__deque *d, int64_t capacity)
 	d->split_owner = 0;
 	d->top_floor = 0;
 	d->queue_max = INT64_MAX;
-	d->room = capacity;
+	d->push_end = capacity; /* top_floor 0 + capacity */
 	d->buf_owner = buf;
 	d->retired = NULL;
 	return 0;
@@ -99,7 +99,7 @@ tg__deque_make_room(tg__deque *d)
 		if (buf == NULL)
 			return false;
 	}
-	d->room = min64(buf->mask + 1, d->queue_max);
+	d->push_end = d->top_floor + min64(buf->mask + 1, d->queue_max);
 	return true;
 }
 
@@ -107,7 +107,8 @@ void
 tg__deque_set_queue_max(tg__deque *d, int64_t queue_max)
 {
 	d->queue_max = queue_max < 1 ? 1 : queue_max;
-	d->room = min64(d->buf_owner->mask + 1, d->queue_max);
+	d->push_end =
+		d->top_floor + min64(d->buf_owner->mask + 1, d->queue_max);
 }
 
 void *

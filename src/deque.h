@@ -76,7 +76,8 @@ typedef struct tg__deque {
 	_Alignas(64) int64_t bottom;
 	int64_t split_owner;       /* the owner's copy of split */
 	int64_t top_floor;         /* a value top had: top >= top_floor */
-	int64_t room;              /* push's fast-path bound (make_room) */
+	int64_t push_end;          /* push's fast path: bottom below it
+				    * (make_room) */
 	int64_t queue_max;         /* most items push queues (default: no
 				    * limit); beyond it push refuses */
 	tg__deque_buf *buf_owner;  /* the owner's copy of buf */
@@ -145,12 +146,14 @@ tg__deque_private_empty(const tg__deque *d)
 	return d->bottom <= d->split_owner;
 }
 
-/* Owner only: true if push has room without its slow path (one compare:
- * room = min(capacity, queue_max)). */
+/* Owner only: true if push has room without its slow path.  One compare:
+ * push_end is top_floor + min(capacity, queue_max) as of the last
+ * make_room, and top only grows, so bottom < push_end keeps the queue
+ * under both bounds. */
 static inline bool
 tg__deque_has_room(const tg__deque *d)
 {
-	return d->bottom - d->top_floor < d->room;
+	return d->bottom < d->push_end;
 }
 
 /* Owner only: push when tg__deque_has_room said so. */
@@ -179,7 +182,7 @@ tg__deque_push(tg__deque *d, void *item)
 
 /* Owner only.  The most recently pushed item, or NULL when empty (or when a
  * thief won the last one). */
-static inline void *
+static inline __attribute__((always_inline)) void *
 tg__deque_take(tg__deque *d)
 {
 	int64_t b = d->bottom - 1;

@@ -47,8 +47,11 @@ typedef struct handle {
 _Static_assert(sizeof(handle) <= sizeof(tg_group), "tg_group too small");
 _Static_assert(_Alignof(handle) <= _Alignof(tg_group), "tg_group alignment");
 
-#define HANDLE_OPEN 0x7467726f75703031ULL   /* "tgroup01" */
-#define HANDLE_JOINED 0x74676a6f696e6400ULL /* "tgjoind\0" */
+/* Both fit a sign-extended 32-bit immediate, so the fast paths test the
+ * state with one compare against memory.  Zeroed or stale storage matches
+ * neither. */
+#define HANDLE_OPEN 0x74677031ULL   /* "tgp1" */
+#define HANDLE_JOINED 0x74676a00ULL /* "tgj\0": its low bits hold JOINED_* */
 /* What a joined handle remembers (low bits of HANDLE_JOINED). */
 #define JOINED_EXPIRED 4     /* its own deadline had expired */
 #define JOINED_FIRST_SUCCESS 8
@@ -159,6 +162,9 @@ core_open(tg__worker *w, tg__frame *cur, tg__gcore *gc, tg__gcore *scope,
 	handle *h = handle_of(g);
 
 	gc->owner = cur;
+	/* The spawn fast path's gate: a core at rest has no limit, and
+	 * init_slow clears it for a limited group. */
+	gc->spawn_owner = cur;
 	gc->enclosing = cur->open;
 	gc->parent_scope = scope;
 	gc->dq_mark = w->dq.bottom;
@@ -220,13 +226,16 @@ init_slow(tg_group *g, const tg_group_options *opts)
 	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
 	cancelled = scope != NULL && tg__scope_cancelled(w->pool, scope);
 	core_open(w, w->current, gc, scope, epoch, cancelled, g);
+	if (gc->limit != 0)
+		gc->spawn_owner = NULL; /* every spawn takes a slot first */
 	return TG_OK;
 }
 
 /*
  * The fast path: default options, a cached core, and an enclosing scope
- * whose fresh memo says "not cancelled" (so the new scope's memo is the
- * same "not cancelled" at this epoch).  Anything else: init_slow.
+ * (every task has one) whose fresh memo says "not cancelled" (so the new
+ * scope's memo is the same "not cancelled" at this epoch).  Anything
+ * else: init_slow.
  */
 int
 tg_group_init(tg_group *g, const tg_group_options *opts)
@@ -236,19 +245,21 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	tg__gcore *gc, *scope;
 	uint64_t epoch;
 
-	if (__builtin_expect(g == NULL || opts != NULL || w == NULL, 0))
+	if (__builtin_expect(g == NULL, 0) || __builtin_expect(opts != NULL, 0) ||
+	    __builtin_expect(w == NULL, 0))
 		return init_slow(g, opts);
 	cur = w->current;
 	gc = w->free_cores;
 	if (__builtin_expect(cur == NULL || gc == NULL, 0))
 		return init_slow(g, opts);
-	scope = cur->open != NULL ? cur->open : cur->group;
+	/* tg__current_scope: most groups are their task's first. */
+	scope = __builtin_expect(cur->open == NULL, 1) ? cur->group : cur->open;
 	/* acquire / relaxed: as in tg__scope_cancelled; the epoch first, as
 	 * in init_slow. */
 	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
-	if (__builtin_expect(scope != NULL &&
-				     tg_atomic_load_relaxed_u64(&scope->memo) !=
-					     epoch << 1,
+	if (__builtin_expect(scope == NULL, 0) ||
+	    __builtin_expect(tg_atomic_load_relaxed_u64(&scope->memo) !=
+				     epoch << 1,
 			     0))
 		return init_slow(g, opts);
 	w->free_cores = gc->next_free;
@@ -490,7 +501,8 @@ tg__group_count_frame(tg__worker *w, tg__gcore *gc)
 static void
 spawn_frame(tg__worker *w, tg__gcore *gc, tg__frame *f, bool pending)
 {
-	f->id = tg__next_task_id(w);
+	/* relaxed: no id yet (tg__frame_id); published with the frame. */
+	tg_atomic_store_relaxed_u64(&f->id, 0);
 	f->key = tg__group_keys(w, gc, 1);
 	if (pending)
 		pending_push(w, gc, f);
@@ -536,17 +548,26 @@ spawn_slow(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
 {
 	tg__gcore *gc = open_core(g);
 
+	/* Answer what set the attention word, so that the next spawn can
+	 * take the fast path again. */
+	tg__attend(tg__self());
+
 	if (gc == NULL)
 		return closed_status(g);
 	return spawn(gc, fn, arg, NULL, site, true);
 }
 
 /*
- * The fast path: the group's owner spawning into its open, unlimited,
- * not cancelled group, with a cached frame and room on its deque.  Every
- * check falls through to spawn_slow, which repeats the whole spawn, so
- * this path only has to be right when all of them pass.  It makes no
- * call except in tail position, so the compiler saves no registers.
+ * The fast path: the group's owner spawning into its open, unlimited
+ * group, with its worker's attention word clear, a cached frame and room
+ * on its deque.  Every check falls through to spawn_slow, which repeats
+ * the whole spawn, so this path only has to be right when all of them
+ * pass.  It makes no call except in tail position, so the compiler saves
+ * no registers.
+ *
+ * The clear attention word stands for two checks (see tg__attend): no
+ * thief asked this worker for work, and the running task's scope is not
+ * cancelled, so neither is gc, which the task opened inside it.
  */
 int
 tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
@@ -558,20 +579,18 @@ tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
 	if (__builtin_expect(!handle_open(g) || fn == NULL || w == NULL, 0))
 		return spawn_slow(g, fn, arg, site);
 	gc = handle_of(g)->core;
-	if (__builtin_expect(gc->owner != w->current ||
-				     !tg__scope_surely_live(w->pool, gc) ||
-				     gc->limit != 0 || w->free_frames == NULL ||
-				     w->next_id == w->id_limit ||
+	if (__builtin_expect(gc->spawn_owner != w->current ||
+				     tg__attention(w) ||
+				     w->free_frames == NULL ||
 				     !tg__deque_has_room(&w->dq),
 			     0))
 		return spawn_slow(g, fn, arg, site);
 	f = tg__frame_alloc(w);
 	frame_fill(f, fn, arg, gc, NULL, site);
 	f->key = gc->spawned_local++;
-	f->id = tg__next_task_id(w);
+	/* relaxed: as in spawn_frame. */
+	tg_atomic_store_relaxed_u64(&f->id, 0);
 	tg__deque_push_room(&w->dq, f);
-	if (__builtin_expect(tg__deque_wanted(&w->dq), 0))
-		tg__share_work(w);
 	return TG_OK;
 }
 
@@ -686,43 +705,66 @@ wait_children_slow(tg__worker *w, tg__gcore *gc)
 	}
 }
 
+/* One step of wait_queued when w's attention word is set: answer it
+ * (tg__attend: share with a thief that asked, look at gc's scope chain),
+ * then take the newest queued task and run it, or skip it if it is a
+ * child of gc and gc is cancelled.  false when the rest was stolen. */
+static TG__COLD bool
+wait_attended(tg__worker *w, tg__gcore *gc)
+{
+	bool cancelled = tg__attend(w);
+	tg__frame *f = tg__deque_take(&w->dq);
+
+	if (f == NULL)
+		return false;
+	if (f->group != gc)
+		tg__run_frame(w, f); /* another group's task */
+	else if (!cancelled)
+		tg__run_body(w, f, true, false);
+	else if (gc->hooks == 0) {
+		gc->done_local++; /* skipped: cancelled, never run */
+		tg__frame_free(w, f);
+	} else {
+		tg__finish_frame(w, f, NULL, false); /* hooks */
+	}
+	return true;
+}
+
 /* The fast part: what this task queued since the group opened (above
  * dq_mark: the group's children, and tasks its helpers spawned into other
  * groups), LIFO from the private end of the deque, without the shared
  * counters; then, if children are still out (stolen), the slow loop.
- * A child of gc found cancelled is counted here, without a call: the
- * join of a cancelled batch skips each queued child in a few
- * instructions (the owner counts it: gc->owner_worker is w). */
+ * gc is the running task's scope (its innermost open group: every join
+ * checks that), so a clear attention word (tg__attention) says at once
+ * that no thief asked and gc is not cancelled; a set one sends the step
+ * to wait_attended.  A cancelled group's queued children are skipped
+ * there, each in a few instructions (the owner counts it:
+ * gc->owner_worker is w).  no_hooks: the caller knows gc->hooks is 0. */
 static inline __attribute__((always_inline)) void
-wait_queued(tg__worker *w, tg__gcore *gc)
+wait_queued(tg__worker *w, tg__gcore *gc, bool no_hooks)
 {
 	while (w->dq.bottom > gc->dq_mark) {
 		tg__frame *f;
 
-		if (tg__deque_wanted(&w->dq))
-			tg__share_work(w);
+		if (__builtin_expect(tg__attention(w), 0)) {
+			if (!wait_attended(w, gc))
+				break; /* the rest was stolen */
+			continue;
+		}
 		f = tg__deque_take(&w->dq);
 		if (f == NULL)
 			break; /* the rest was stolen */
-		if (f->group != gc) {
+		if (__builtin_expect(f->group == gc, 1))
+			tg__run_body(w, f, true, no_hooks);
+		else
 			tg__run_frame(w, f); /* another group's task */
-		} else if (__builtin_expect(
-				   tg__scope_surely_live(w->pool, gc), 1) ||
-			   !tg__scope_cancelled(w->pool, gc)) {
-			tg__run_body(w, f, true);
-		} else if (gc->hooks == 0) {
-			gc->done_local++; /* skipped: cancelled, never run */
-			tg__frame_free(w, f);
-		} else {
-			tg__finish_frame(w, f, NULL, false); /* hooks */
-		}
 	}
 }
 
 static inline __attribute__((always_inline)) void
 wait_children(tg__worker *w, tg__gcore *gc)
 {
-	wait_queued(w, gc);
+	wait_queued(w, gc, false);
 	if (!group_done(gc))
 		wait_children_slow(w, gc);
 }
@@ -1104,7 +1146,8 @@ tg_group_join(tg_group *g, tg_error *body_err)
 					     BATCH_FIFO_MIN,
 			     0))
 		return join_slow(g, body_err);
-	wait_queued(w, gc);
+	/* No hooks here: a group with options has join_flags set. */
+	wait_queued(w, gc, true);
 	/* Done without a look at other threads' writes: with spawned_remote
 	 * read 0, every spawn this thread has seen was its own (a child of a
 	 * remote spawn reaches this thread only through a steal, which

@@ -40,7 +40,10 @@ typedef struct tg__frame {
 	struct tg__gcore *group; /* its group; a root's: its run's root scope */
 	struct tg__run *run;     /* roots only: the waiting run; else NULL */
 	uint64_t key;            /* spawn order within the group */
-	uint64_t id;
+	/* Process-unique task id; 0 until first asked for (tg__frame_id),
+	 * so a spawn only clears it.  Any thread that may read the frame
+	 * (a descendant walking its chain) may set it. */
+	TG_ATOMIC(uint64_t) id;
 	const char *name;
 	const tg_site *site;     /* spawn site; NULL when not recorded */
 	struct tg__worker *home; /* whose cache it came from; NULL: malloc */
@@ -77,6 +80,9 @@ typedef struct tg__gcore {
 	 * others only while the group is open (so never changing then). */
 	struct tg__worker *owner_worker;
 	tg__frame *owner;
+	/* owner when the owner's spawns may take tg_spawn's fast path (no
+	 * concurrency limit); NULL otherwise.  One compare covers both. */
+	tg__frame *spawn_owner;
 	struct tg__gcore *enclosing;    /* owner's next outer open group */
 	struct tg__gcore *parent_scope; /* enclosing cancellation scope */
 	int policy;
@@ -146,8 +152,6 @@ typedef struct tg__worker {
 	uint32_t tiny_steals;
 	int64_t steal_pause_ns;
 	int64_t steal_resume_ns;
-	/* Task ids: [next_id, id_limit) reserved from the global counter. */
-	uint64_t next_id, id_limit;
 	/* Frames of ours freed by other workers (stolen tasks): a lock-free
 	 * stack they push on, which we take whole when our cache is empty. */
 	_Alignas(64) TG_ATOMIC(void *) returned_frames;
@@ -191,7 +195,6 @@ typedef struct tg__worker {
 /* Slow paths of the inline helpers below (worker.c). */
 TG__COLD tg__frame *tg__frame_alloc_slow(tg__worker *w);
 TG__COLD void tg__frame_free_slow(tg__frame *f);
-TG__COLD uint64_t tg__next_task_id_slow(tg__worker *w);
 
 static inline tg__frame *
 tg__frame_alloc(tg__worker *w)
@@ -218,14 +221,10 @@ tg__frame_free(tg__worker *w, tg__frame *f)
 	w->free_frames = f;
 }
 
-/* A process-unique task id, from the worker's reserved block. */
-static inline uint64_t
-tg__next_task_id(tg__worker *w)
-{
-	if (w->next_id == w->id_limit)
-		return tg__next_task_id_slow(w);
-	return w->next_id++;
-}
+/* worker.c: f's task id, given it now if it has none (the first reader
+ * of a task's id gives it one, so spawns need not).  Any thread that may
+ * read f. */
+uint64_t tg__frame_id(tg__frame *f);
 
 /* ------------------------------------------------------------------ */
 /* Pool                                                                 */
@@ -408,6 +407,30 @@ tg__scope_surely_live(tg__pool *pool, tg__gcore *gc)
 	return tg_atomic_load_relaxed_u64(&gc->memo) == epoch << 1;
 }
 void tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason);
+
+/* Is w's attention word set?  While it is clear, no thief has asked w for
+ * work since w last answered, and the scope of w's running task is not
+ * cancelled as far as w has seen: every cancellation in the pool sets the
+ * word (tg__scope_cancel), so do thieves asking for work (tg__find_work),
+ * a look that finds the scope cancelled (tg__note_cancelled) and a task
+ * that resumes in another scope (tg__run_body); only tg__attend clears it,
+ * after which it looks at the scope.  So a clear word answers "cancelled?"
+ * for the running task's scope and every scope enclosing it, as the
+ * inline checkpoint (taskgroup/cancel.h) relies on.  A cancellation that
+ * another thread is making at this moment may not be seen yet: the
+ * caller's step then counts as made before it, and the child it starts
+ * or queues is checked again before it runs.  relaxed: a hint; tg__attend
+ * re-reads with the orders it needs. */
+static inline bool
+tg__attention(tg__worker *w)
+{
+	return tg_atomic_load_relaxed_u32(&w->attention) != 0;
+}
+/* cancel.c: answers w's attention word (w may be NULL: then false): clears
+ * it, shares work with a thief that asked, and returns whether the running
+ * task's scope is cancelled (which sets the word again).  false, with the
+ * word untouched, when w runs no task.  What tg_cancelled does. */
+TG__COLD bool tg__attend(tg__worker *w);
 /* The cancellation scope of the code w is running: the innermost group
  * its task has open, else the group the task belongs to (NULL for a root
  * task outside any group, and outside tasks). */
@@ -432,9 +455,10 @@ void tg__finish_frame(tg__worker *w, tg__frame *f, tg_error *err, bool ran);
  * by its owner, so the resumed task's scope is f's group (see below) and
  * the group's owner worker is w.  f->open is NULL (frames are at rest
  * with no open group: new ones are made so, and a task's groups are all
- * joined before it ends). */
+ * joined before it ends).  no_hooks: the caller knows f's group has no
+ * hooks. */
 static inline __attribute__((always_inline)) void
-tg__run_body(tg__worker *w, tg__frame *f, bool in_join)
+tg__run_body(tg__worker *w, tg__frame *f, bool in_join, bool no_hooks)
 {
 	tg__gcore *gc = f->group;
 	tg__frame *saved = w->current;
@@ -455,7 +479,7 @@ tg__run_body(tg__worker *w, tg__frame *f, bool in_join)
 		tg_atomic_store_relaxed_u32(&w->attention, 1);
 	if (__builtin_expect(err == NULL &&
 				     (in_join || gc->owner_worker == w) &&
-				     gc->hooks == 0,
+				     (no_hooks || gc->hooks == 0),
 			     1)) {
 		/* The common case: a success counted on the owner's thread. */
 		gc->done_local++;

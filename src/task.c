@@ -10,20 +10,20 @@
 #include "scheduler.h"
 
 static tg_spawn_site
-site_of(const tg__frame *f)
+site_of(tg__frame *f)
 {
 	tg_spawn_site s;
 
 	s.file = f->site != NULL ? f->site->file : NULL;
 	s.line = f->site != NULL ? f->site->line : 0;
 	s.func = f->site != NULL ? f->site->func : NULL;
-	s.task_id = f->id;
+	s.task_id = tg__frame_id(f);
 	s.task_name = f->name;
 	return s;
 }
 
 /* The task that owns the group f belongs to; NULL for roots. */
-static const tg__frame *
+static tg__frame *
 parent_of(const tg__frame *f)
 {
 	return f->group != NULL ? f->group->owner : NULL;
@@ -33,14 +33,14 @@ bool
 tg__provenance_capture(tg__provenance *out)
 {
 	tg__worker *w = tg__self();
-	const tg__frame *f;
+	tg__frame *f;
 
 	memset(out, 0, sizeof(*out));
 	out->worker = -1;
 	if (w == NULL || w->current == NULL)
 		return false;
 	f = w->current;
-	out->task_id = f->id;
+	out->task_id = tg__frame_id(f);
 	out->task_name = f->name;
 	out->worker = w->index;
 	/* Every frame on this chain is running (a group's owner outlives the
@@ -59,7 +59,7 @@ int
 tg_current_task(tg_task_info *out)
 {
 	tg__worker *w = tg__self();
-	const tg__frame *f, *parent;
+	tg__frame *f, *parent;
 
 	if (out == NULL)
 		return TG_EINVAL;
@@ -67,10 +67,10 @@ tg_current_task(tg_task_info *out)
 		return TG_ENOTASK;
 	f = w->current;
 	parent = parent_of(f);
-	out->id = f->id;
+	out->id = tg__frame_id(f);
 	out->name = f->name;
 	out->worker = w->index;
-	out->parent_id = parent != NULL ? parent->id : 0;
+	out->parent_id = parent != NULL ? tg__frame_id(parent) : 0;
 	out->spawned_at = site_of(f);
 	return TG_OK;
 }
@@ -80,7 +80,7 @@ tg_current_task_id(void)
 {
 	tg__worker *w = tg__self();
 
-	return w != NULL && w->current != NULL ? w->current->id : 0;
+	return w != NULL && w->current != NULL ? tg__frame_id(w->current) : 0;
 }
 
 int

@@ -44,20 +44,8 @@
 #include "error_internal.h"
 #include "scheduler.h"
 
-/* Task ids are reserved from the global counter in blocks. */
-#define ID_BLOCK 4096
-
-/* Next unreserved task id block (ids start at 1). */
+/* Next unreserved task id (ids start at 1; 0 means "none yet"). */
 static TG_ATOMIC(uint64_t) id_counter = 1;
-
-uint64_t
-tg__next_task_id_slow(tg__worker *w)
-{
-	/* relaxed: ids only need to be unique, not ordered. */
-	w->next_id = tg_atomic_faa_relaxed_u64(&id_counter, ID_BLOCK);
-	w->id_limit = w->next_id + ID_BLOCK;
-	return w->next_id++;
-}
 
 uint64_t
 tg__reserve_task_ids(uint64_t n)
@@ -70,6 +58,24 @@ uint64_t
 tg__next_root_id(void)
 {
 	return tg__reserve_task_ids(1);
+}
+
+uint64_t
+tg__frame_id(tg__frame *f)
+{
+	/* relaxed: the id is a number; nothing is published with it. */
+	uint64_t id = tg_atomic_load_relaxed_u64(&f->id);
+	uint64_t mine;
+
+	if (id != 0)
+		return id;
+	mine = tg__reserve_task_ids(1);
+	/* seq_cst CAS: one id per task when readers race (a task and a
+	 * descendant on another thread); the loser's id goes unused. */
+	if (tg_atomic_cas_seqcst_u64(&f->id, 0, mine))
+		return mine;
+	/* relaxed: the winner's id, written by the CAS that beat ours. */
+	return tg_atomic_load_relaxed_u64(&f->id);
 }
 
 tg__frame *
@@ -237,7 +243,7 @@ tg__run_frame(tg__worker *w, tg__frame *f)
 		tg__finish_frame(w, f, NULL, false);
 		return;
 	}
-	tg__run_body(w, f, false);
+	tg__run_body(w, f, false, false);
 }
 
 static tg__frame *
@@ -261,6 +267,22 @@ inject_take(tg__pool *pool)
 	return f;
 }
 
+/* Asks victim to share (its private items are invisible from here): the
+ * request on its deque, and its attention word, which its fast paths
+ * watch instead of the request (tg__attention). */
+static void
+ask_for_work(tg__worker *victim)
+{
+	tg__deque_request(&victim->dq);
+	/* relaxed load: written only when clear, which keeps the line quiet
+	 * while the victim is busy.  release store: a victim that sees it
+	 * (the exchange in tg__attend) also sees the request.  A victim that
+	 * clears an older setting before our request lands misses it until
+	 * we ask again: a moment of parallelism, never work. */
+	if (tg_atomic_load_relaxed_u32(&victim->attention) == 0)
+		tg_atomic_store_release_u32(&victim->attention, 1);
+}
+
 static tg__frame *
 steal_from(tg__worker *w, tg__worker *victim)
 {
@@ -276,6 +298,8 @@ steal_from(tg__worker *w, tg__worker *victim)
 						    (uint32_t)w->index);
 			return item;
 		case TG__STEAL_EMPTY:
+			/* The steal asked the deque; the word too. */
+			ask_for_work(victim);
 			return NULL;
 		case TG__STEAL_LOST:
 			break;
@@ -362,12 +386,8 @@ tg__find_work(tg__worker *w, bool take_roots, bool *stolen)
 		if (victim == w)
 			continue;
 		if (tg__deque_looks_empty(&victim->dq)) {
-			/* Nothing public: ask for a share instead (its private
-			 * items are invisible from here). */
-			tg__deque_request(&victim->dq);
-			/* release: a checkpoint of the victim's task that sees
-			 * this also sees the request (cancel.c). */
-			tg_atomic_store_release_u32(&victim->attention, 1);
+			/* Nothing public: ask for a share instead. */
+			ask_for_work(victim);
 			continue;
 		}
 		f = steal_from(w, victim);

@@ -136,12 +136,15 @@ capacity_of(tg__deque *d)
 static void
 set_origin(tg__deque *d, int64_t origin)
 {
+	int64_t room = d->push_end - d->top_floor;
+
 	assert_int_equal(top_of(d), d->bottom);
 	tg_atomic_store_relaxed_i64(&d->top, origin);
 	tg_atomic_store_relaxed_i64(&d->split, origin);
 	d->bottom = origin;
 	d->split_owner = origin;
 	d->top_floor = origin;
+	d->push_end = origin + room;
 }
 
 /* Items are addresses inside one array, so an item names its index. */

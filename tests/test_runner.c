@@ -295,6 +295,119 @@ test_runner_current_task_identifies_tasks(void **state)
 	assert_true(ids.child_line > 0);
 }
 
+/* Task ids are given on first ask (the spawn leaves them unset), by
+ * whichever thread asks first: a task, or a descendant on another worker
+ * reading its parent_id.  Each task must get exactly one id. */
+#define ID_CHILDREN 64
+#define ID_GRANDCHILDREN 4
+
+struct id_child {
+	uint64_t early, late;                       /* its own id, twice */
+	uint64_t seen_by[ID_GRANDCHILDREN];         /* its grandchildren's
+						     * parent_id */
+	uint64_t grandchild[ID_GRANDCHILDREN];      /* their own ids */
+};
+
+struct id_grandchild {
+	struct id_child *parent;
+	int index;
+};
+
+static tg_error *
+record_grandchild(void *arg)
+{
+	struct id_grandchild *gc = arg;
+	tg_task_info info;
+
+	if (tg_current_task(&info) != TG_OK)
+		return TG_RAISE(&tg_RuntimeError, "no current task");
+	gc->parent->seen_by[gc->index] = info.parent_id;
+	gc->parent->grandchild[gc->index] = info.id;
+	return NULL;
+}
+
+static tg_error *
+record_id_child(void *arg)
+{
+	struct id_child *c = arg;
+	struct id_grandchild gcs[ID_GRANDCHILDREN];
+	tg_group g;
+	int i;
+
+	if (tg_group_init(&g, NULL) != TG_OK)
+		return TG_RAISE(&tg_RuntimeError, "tg_group_init");
+	for (i = 0; i < ID_GRANDCHILDREN; i++) {
+		gcs[i] = (struct id_grandchild){ c, i };
+		if (tg_spawn(&g, record_grandchild, &gcs[i]) != TG_OK)
+			return tg_group_join(&g, TG_RAISE(&tg_RuntimeError,
+							  "tg_spawn"));
+	}
+	c->early = tg_current_task_id(); /* races the thieves' first asks */
+	tg_error *err = tg_group_join(&g, NULL);
+	c->late = tg_current_task_id();
+	return err;
+}
+
+static tg_error *
+spawn_id_children(void *arg)
+{
+	struct id_child *children = arg;
+	tg_group g;
+	int i;
+
+	if (tg_group_init(&g, NULL) != TG_OK)
+		return TG_RAISE(&tg_RuntimeError, "tg_group_init");
+	for (i = 0; i < ID_CHILDREN; i++)
+		if (tg_spawn(&g, record_id_child, &children[i]) != TG_OK)
+			return tg_group_join(&g, TG_RAISE(&tg_RuntimeError,
+							  "tg_spawn"));
+	return tg_group_join(&g, NULL);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+test_runner_task_ids_are_given_once(void **state)
+{
+	enum { N = ID_CHILDREN * (1 + ID_GRANDCHILDREN) };
+	static struct id_child children[ID_CHILDREN];
+	static uint64_t all[N];
+	tg_runner *r;
+	int round, i, j, n;
+
+	(void)state;
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
+						      .threads = 4 }),
+			 TG_OK);
+	for (round = 0; round < 50; round++) {
+		memset(children, 0, sizeof(children));
+		assert_null(tg_runner_run(r, spawn_id_children, children));
+		n = 0;
+		for (i = 0; i < ID_CHILDREN; i++) {
+			assert_true(children[i].early != 0);
+			assert_int_equal(children[i].late, children[i].early);
+			all[n++] = children[i].early;
+			for (j = 0; j < ID_GRANDCHILDREN; j++) {
+				assert_int_equal(children[i].seen_by[j],
+						 children[i].early);
+				assert_true(children[i].grandchild[j] != 0);
+				all[n++] = children[i].grandchild[j];
+			}
+		}
+		/* Every id once. */
+		qsort(all, N, sizeof(all[0]), cmp_u64);
+		for (i = 1; i < N; i++)
+			assert_true(all[i] != all[i - 1]);
+	}
+	assert_int_equal(tg_runner_destroy(r), TG_OK);
+}
+
 static void
 test_runner_run_returns_the_root_error(void **state)
 {
@@ -337,6 +450,7 @@ main(void)
 		cmocka_unit_test(test_runner_destroy_during_run_is_busy),
 		cmocka_unit_test(test_runner_concurrent_runs_share_the_pool),
 		cmocka_unit_test(test_runner_current_task_identifies_tasks),
+		cmocka_unit_test(test_runner_task_ids_are_given_once),
 		cmocka_unit_test(test_runner_run_returns_the_root_error),
 		cmocka_unit_test(test_runner_status_strings),
 	};
