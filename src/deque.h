@@ -187,7 +187,7 @@ tg__deque_take(tg__deque *d)
 {
 	int64_t b = d->bottom - 1;
 
-	if (b >= d->split_owner) {
+	if (__builtin_expect(b >= d->split_owner, 1)) {
 		/* Private: no thief can claim an index at or above split. */
 		d->bottom = b;
 		/* relaxed: the owner wrote this slot itself. */

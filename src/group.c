@@ -720,7 +720,7 @@ wait_attended(tg__worker *w, tg__gcore *gc)
 	if (f->group != gc)
 		tg__run_frame(w, f); /* another group's task */
 	else if (!cancelled)
-		tg__run_body(w, f, true, false);
+		tg__run_body(w, f, gc, true, false);
 	else if (gc->hooks == 0) {
 		gc->done_local++; /* skipped: cancelled, never run */
 		tg__frame_free(w, f);
@@ -755,7 +755,7 @@ wait_queued(tg__worker *w, tg__gcore *gc, bool no_hooks)
 		if (f == NULL)
 			break; /* the rest was stolen */
 		if (__builtin_expect(f->group == gc, 1))
-			tg__run_body(w, f, true, no_hooks);
+			tg__run_body(w, f, gc, true, no_hooks);
 		else
 			tg__run_frame(w, f); /* another group's task */
 	}
@@ -1155,11 +1155,12 @@ tg_group_join(tg_group *g, tg_error *body_err)
 	 * every child ran here, and nothing needs the acquire of group_done.
 	 * relaxed (failed list, remote counters): a non-zero or stale value
 	 * only sends the join to join_finish_slow, which waits with
-	 * group_done's seq_cst load and re-reads them.  A fresh memo saying
-	 * "not cancelled" needs no other look (as in cancel_state). */
+	 * group_done's seq_cst load and re-reads them.  A clear attention
+	 * word says gc (the running task's scope) is not cancelled, so its
+	 * cancel bits are clear and nothing outside it is cancelled either
+	 * (tg__attention; cancel_state would find the same). */
 	if (__builtin_expect(
-		    gc->spawned_local != gc->done_local ||
-			    !tg__scope_surely_live(w->pool, gc) ||
+		    gc->spawned_local != gc->done_local || tg__attention(w) ||
 			    tg_atomic_load_relaxed_ptr(&gc->failed) != NULL ||
 			    (tg_atomic_load_relaxed_u64(&gc->done_remote) |
 			     tg_atomic_load_relaxed_u64(&gc->spawned_remote)) != 0,

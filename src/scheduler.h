@@ -455,12 +455,13 @@ void tg__finish_frame(tg__worker *w, tg__frame *f, tg_error *err, bool ran);
  * by its owner, so the resumed task's scope is f's group (see below) and
  * the group's owner worker is w.  f->open is NULL (frames are at rest
  * with no open group: new ones are made so, and a task's groups are all
- * joined before it ends).  no_hooks: the caller knows f's group has no
+ * joined before it ends).  gc is f->group (passed: the join's loop has
+ * it in a register already).  no_hooks: the caller knows gc has no
  * hooks. */
 static inline __attribute__((always_inline)) void
-tg__run_body(tg__worker *w, tg__frame *f, bool in_join, bool no_hooks)
+tg__run_body(tg__worker *w, tg__frame *f, tg__gcore *gc, bool in_join,
+	     bool no_hooks)
 {
-	tg__gcore *gc = f->group;
 	tg__frame *saved = w->current;
 	tg_error *err;
 

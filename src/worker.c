@@ -243,7 +243,7 @@ tg__run_frame(tg__worker *w, tg__frame *f)
 		tg__finish_frame(w, f, NULL, false);
 		return;
 	}
-	tg__run_body(w, f, false, false);
+	tg__run_body(w, f, f->group, false, false);
 }
 
 static tg__frame *
