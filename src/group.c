@@ -705,27 +705,41 @@ wait_children_slow(tg__worker *w, tg__gcore *gc)
 	}
 }
 
-/* One step of wait_queued when w's attention word is set: answer it
- * (tg__attend: share with a thief that asked, look at gc's scope chain),
- * then take the newest queued task and run it, or skip it if it is a
- * child of gc and gc is cancelled.  false when the rest was stolen. */
+/* wait_queued when w's attention word is set: answer it (tg__attend:
+ * share with a thief that asked, look at gc's scope chain).  gc live:
+ * one step of the loop (take the newest queued task and run it).  gc
+ * cancelled: it stays so until this join ends (level-triggered), so every
+ * child of gc still queued is skipped here, each in a few instructions
+ * and without a look at the word (the owner counts it: gc->owner_worker
+ * is w); other groups' tasks run (tg__run_frame looks at their scopes).
+ * false when the rest was stolen. */
 static TG__COLD bool
 wait_attended(tg__worker *w, tg__gcore *gc)
 {
-	bool cancelled = tg__attend(w);
-	tg__frame *f = tg__deque_take(&w->dq);
+	tg__frame *f;
 
-	if (f == NULL)
-		return false;
-	if (f->group != gc)
-		tg__run_frame(w, f); /* another group's task */
-	else if (!cancelled)
-		tg__run_body(w, f, gc, true, false);
-	else if (gc->hooks == 0) {
-		gc->done_local++; /* skipped: cancelled, never run */
-		tg__frame_free(w, f);
-	} else {
-		tg__finish_frame(w, f, NULL, false); /* hooks */
+	if (!tg__attend(w)) {
+		f = tg__deque_take(&w->dq);
+		if (f == NULL)
+			return false;
+		if (f->group == gc)
+			tg__run_body(w, f, gc, true, false);
+		else
+			tg__run_frame(w, f); /* another group's task */
+		return true;
+	}
+	while (w->dq.bottom > gc->dq_mark) {
+		f = tg__deque_take(&w->dq);
+		if (f == NULL)
+			return false;
+		if (f->group != gc) {
+			tg__run_frame(w, f); /* another group's task */
+		} else if (gc->hooks == 0) {
+			gc->done_local++; /* skipped: cancelled, never run */
+			tg__frame_free(w, f);
+		} else {
+			tg__finish_frame(w, f, NULL, false); /* hooks */
+		}
 	}
 	return true;
 }
@@ -737,9 +751,8 @@ wait_attended(tg__worker *w, tg__gcore *gc)
  * gc is the running task's scope (its innermost open group: every join
  * checks that), so a clear attention word (tg__attention) says at once
  * that no thief asked and gc is not cancelled; a set one sends the step
- * to wait_attended.  A cancelled group's queued children are skipped
- * there, each in a few instructions (the owner counts it:
- * gc->owner_worker is w).  no_hooks: the caller knows gc->hooks is 0. */
+ * to wait_attended, which also skips a cancelled group's queued
+ * children.  no_hooks: the caller knows gc->hooks is 0. */
 static inline __attribute__((always_inline)) void
 wait_queued(tg__worker *w, tg__gcore *gc, bool no_hooks)
 {
