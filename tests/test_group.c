@@ -344,6 +344,76 @@ test_group_cancel_ends_without_error(void **state)
 	assert_null(tg_runner_run(runner1, cancel_explicitly, NULL));
 }
 
+/* A join runs (or skips) what its task queued since the group opened:
+ * the group's children, and a child the task spawned meanwhile into an
+ * enclosing group, which runs inside the inner join as another group's
+ * task.  With the inner group cancelled, its queued children are skipped
+ * and the outer one's still runs; a limited inner group (hooks) gives
+ * each skipped child's slot back.  One worker: the order is LIFO. */
+struct mixed {
+	bool cancel_inner;
+	int limit; /* of the inner group; 0: none */
+	uint64_t outer_ran, inner_ran;
+	tg_error *inner_err, *outer_err;
+};
+
+static tg_error *
+mixed_queue(void *arg)
+{
+	struct mixed *m = arg;
+	tg_group outer, inner;
+	tg_group_options opts = { .limit = m->limit };
+	int i;
+
+	if (tg_group_init(&outer, NULL) != TG_OK)
+		return TG_RAISE(&tg_RuntimeError, "outer init");
+	if (tg_group_init(&inner, m->limit != 0 ? &opts : NULL) != TG_OK)
+		return tg_group_join(&outer, TG_RAISE(&tg_RuntimeError,
+						      "inner init"));
+	for (i = 0; i < 3; i++) {
+		/* inner, outer, inner, outer, inner */
+		if (tg_spawn(&inner, count_up, &m->inner_ran) != TG_OK ||
+		    (i < 2 &&
+		     tg_spawn(&outer, count_up, &m->outer_ran) != TG_OK)) {
+			m->inner_err = tg_group_join(&inner, NULL);
+			return tg_group_join(&outer, TG_RAISE(&tg_RuntimeError,
+							      "tg_spawn"));
+		}
+	}
+	if (m->cancel_inner && tg_group_cancel(&inner) != TG_OK) {
+		m->inner_err = tg_group_join(&inner, NULL);
+		return tg_group_join(&outer, TG_RAISE(&tg_RuntimeError,
+						      "tg_group_cancel"));
+	}
+	m->inner_err = tg_group_join(&inner, NULL);
+	/* Both outer children ran inside the inner join. */
+	if (tg_atomic_load_acquire_u64(&m->outer_ran) != 2)
+		return tg_group_join(&outer, TG_RAISE(&tg_RuntimeError,
+						      "outer children not run"));
+	m->outer_err = tg_group_join(&outer, NULL);
+	return NULL;
+}
+
+static void
+test_group_join_runs_tasks_of_enclosing_groups_queued_inside_it(void **state)
+{
+	int cancel, limit;
+
+	(void)state;
+	for (cancel = 0; cancel < 2; cancel++) {
+		for (limit = 0; limit <= 8; limit += 8) {
+			struct mixed m = { .cancel_inner = cancel,
+					   .limit = limit };
+
+			assert_null(tg_runner_run(runner1, mixed_queue, &m));
+			assert_null(m.inner_err); /* tg_group_cancel: no error */
+			assert_null(m.outer_err);
+			assert_int_equal(m.outer_ran, 2);
+			assert_int_equal(m.inner_ran, cancel ? 0 : 3);
+		}
+	}
+}
+
 /* A nested group inside a child of a failing group returns a
  * CancelledError, which its parent drops (cancellations are never
  * leaves): the outer group reports only the real failure. */
@@ -789,6 +859,7 @@ main(void)
 		cmocka_unit_test(test_group_body_error_aborts_unstarted_children),
 		cmocka_unit_test(test_group_nested_errors_nest),
 		cmocka_unit_test(test_group_cancel_ends_without_error),
+		cmocka_unit_test(test_group_join_runs_tasks_of_enclosing_groups_queued_inside_it),
 		cmocka_unit_test(test_group_cancellation_flows_to_nested_groups),
 		cmocka_unit_test(test_group_spawn_refused_while_shutting_down),
 		cmocka_unit_test(test_group_misuse_gets_defined_results),
