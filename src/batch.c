@@ -23,6 +23,8 @@
  * goes to a new range on the worker's deque, which the share publishes.
  * The thief that takes it splits it again when asked in turn.  So a batch
  * costs a block per worker that takes part, and work moves in halves.
+ * Blocks come from a per-worker cache of ended ranges (range_alloc,
+ * tg__batch_range_free), so steady calls allocate nothing.
  *
  * Counting.  The group counts frames: a batch of n takes n keys (children
  * keep spawn order in the error tree), counts n spawns and n - 1
@@ -61,6 +63,49 @@ struct tg__batch_run {
 
 static tg_error *range_body(void *arg);
 
+char tg__range_home;
+
+/* A range block: w's cache first, else malloc.  NULL: no memory. */
+static tg__range *
+range_alloc(tg__worker *w)
+{
+	tg__range *r = w->free_ranges;
+
+	if (r == NULL)
+		return tg__malloc(sizeof(*r));
+	w->free_ranges = (tg__range *)r->frame.next;
+	w->free_ranges_n--;
+	return r;
+}
+
+void
+tg__batch_range_free(tg__frame *f)
+{
+	/* Whichever worker ends a range keeps its block: ranges move
+	 * between workers with the splits, and no worker waits for them. */
+	tg__worker *w = tg__self();
+
+	if (w == NULL || w->free_ranges_n >= TG__RANGES_CACHED) {
+		tg__free(f);
+		return;
+	}
+	f->next = (tg__frame *)(void *)w->free_ranges; /* frame first */
+	w->free_ranges = (tg__range *)f;
+	w->free_ranges_n++;
+}
+
+void
+tg__batch_cache_free(tg__worker *w)
+{
+	while (w->free_ranges != NULL) {
+		tg__range *r = w->free_ranges;
+
+		w->free_ranges = (tg__range *)r->frame.next;
+		tg__free(r);
+	}
+	w->free_ranges_n = 0;
+}
+
 /* Fills the block r as the range of gc for the children [lo, hi) of a
  * batch of fn over args (child i: key key0 + i, id id0 + i). */
 static void
@@ -84,7 +129,7 @@ range_init(tg__range *r, tg__gcore *gc, tg_task_fn fn, void *args,
 	tg_atomic_store_relaxed_u64(&r->frame.id, id0 + lo);
 	r->frame.name = NULL;
 	r->frame.site = site;
-	r->frame.home = NULL; /* freed at its end (tg__frame_free_slow) */
+	r->frame.home = TG__RANGE_HOME; /* to a range cache at its end */
 	r->frame.open = NULL;
 	r->frame.error = NULL;
 	r->frame.next = NULL;
@@ -102,14 +147,14 @@ tg__batch_split(tg__worker *w)
 	 * more than running it.  While a child runs, the rest may all go. */
 	if (left == 0 || (left == 1 && !run->running))
 		return;
-	half = tg__malloc(sizeof(*half));
+	half = range_alloc(w);
 	if (half == NULL)
 		return; /* no memory: this range keeps its children */
 	mid = run->next + left / 2;
 	range_init(half, r->frame.group, r->fn, r->args, r->stride, r->key0,
 		   r->id0, r->frame.site, mid, run->hi);
 	if (!tg__deque_push(&w->dq, &half->frame)) {
-		tg__free(half);
+		tg__batch_range_free(&half->frame);
 		return;
 	}
 	/* Counted before the share publishes it: until then it is private. */
@@ -242,7 +287,7 @@ tg_spawn_each_at(tg_group *g, tg_task_fn fn, void *args, size_t count,
 	if (gc->hooks != 0)
 		return tg__spawn_each_framewise(w, gc, fn, args, count, stride,
 						site);
-	r = tg__malloc(sizeof(*r));
+	r = range_alloc(w);
 	if (r == NULL)
 		return TG_ENOMEM;
 	/* Keys and ids only now: nothing can fail from here on. */

@@ -14,7 +14,8 @@
 
 /* A range of a batch: the frame that runs it, and what every child needs. */
 typedef struct tg__range {
-	tg__frame frame; /* first: freed as the frame (home NULL) */
+	tg__frame frame; /* first: freed as the frame (home
+			  * TG__RANGE_HOME: tg__batch_range_free) */
 	tg_task_fn fn;
 	void *args;
 	size_t stride;

@@ -79,6 +79,7 @@ worker_free(tg__worker *w)
 		w->free_frames = f->next;
 		tg__free(f);
 	}
+	tg__batch_cache_free(w);
 	while (w->all_cores != NULL) {
 		tg__gcore *gc = w->all_cores;
 

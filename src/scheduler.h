@@ -46,7 +46,8 @@ typedef struct tg__frame {
 	TG_ATOMIC(uint64_t) id;
 	const char *name;
 	const tg_site *site;     /* spawn site; NULL when not recorded */
-	struct tg__worker *home; /* whose cache it came from; NULL: malloc */
+	struct tg__worker *home; /* whose cache it came from; NULL: malloc;
+				  * TG__RANGE_HOME: a batch's range */
 	struct tg__gcore *open;  /* innermost group it opened, not joined;
 				  * NULL whenever it is not running */
 	tg_error *error;         /* failed only: set by record_failure */
@@ -172,6 +173,10 @@ typedef struct tg__worker {
 	/* The innermost batch range running on this thread (batch.c); NULL
 	 * when none.  Owner only. */
 	struct tg__batch_run *batch;
+	/* Range blocks of ended batches, for the next ones (batch.c), and
+	 * how many (at most TG__RANGES_CACHED).  Owner only. */
+	struct tg__range *free_ranges;
+	unsigned free_ranges_n;
 	pthread_t thread;
 	bool started;
 	void *raw; /* allocation base (the struct is cache-line aligned) */
@@ -350,6 +355,18 @@ void tg__failure_cancel(tg__pool *pool, tg__gcore *gc, const tg_error *err);
 void tg__batch_split(tg__worker *w);
 /* worker.c: n consecutive process-unique task ids; the first is returned. */
 uint64_t tg__reserve_task_ids(uint64_t n);
+
+/* batch.c: the home of every range's frame (a marker, never a worker):
+ * tg__frame_free_slow gives such a frame to tg__batch_range_free. */
+extern char tg__range_home;
+#define TG__RANGE_HOME ((struct tg__worker *)(void *)&tg__range_home)
+/* Range blocks a worker keeps for reuse at most. */
+#define TG__RANGES_CACHED 64
+/* batch.c: a range's frame ended: its block goes to the calling worker's
+ * cache (to malloc when full, or off a worker's thread). */
+void tg__batch_range_free(tg__frame *f);
+/* batch.c: frees w's cached range blocks (pool destroy). */
+void tg__batch_cache_free(tg__worker *w);
 
 /* The arg of child i of a batch (tg_spawn_each): args + i * stride, in
  * integer arithmetic so that args NULL with stride 0 stays defined. */

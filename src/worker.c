@@ -118,6 +118,10 @@ tg__frame_free_slow(tg__frame *f)
 		tg__free(f);
 		return;
 	}
+	if (home == TG__RANGE_HOME) {
+		tg__batch_range_free(f); /* a batch's range block */
+		return;
+	}
 	/* Another worker's frame (a stolen task): send it home, so the
 	 * spawner keeps reusing its frames instead of calling malloc. */
 	do {

@@ -135,8 +135,9 @@ TG_API int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg);
  *     which runs them in index order and gives the upper half of what it
  *     has not started to an idle worker that asks for work (that worker
  *     splits its half in turn).  A batch of any size costs a few blocks
- *     (one per call and one per split, never one per child) and spreads
- *     over the pool.  As with tg_spawn, a child that waits for a sibling
+ *     (one per call and one per split, never one per child, taken from
+ *     the worker's cache of ended ranges once warm, so steady calls on
+ *     one worker allocate nothing) and spreads over the pool.  As with tg_spawn, a child that waits for a sibling
  *     without joining must checkpoint (tg_cancelled) for the siblings
  *     behind it to be handed to other workers.
  * In a group with a limit or the first-success policy the children are
