@@ -352,10 +352,30 @@ test_group_cancel_ends_without_error(void **state)
  * each skipped child's slot back.  One worker: the order is LIFO. */
 struct mixed {
 	bool cancel_inner;
+	bool bystander; /* the inner child that runs first cancels a group
+			 * of its own (which sets every worker's attention
+			 * word, not the inner group's scope) */
 	int limit; /* of the inner group; 0: none */
 	uint64_t outer_ran, inner_ran;
 	tg_error *inner_err, *outer_err;
 };
+
+/* Counts, then cancels and joins a group of its own: the join that runs
+ * it resumes with its worker's attention word set, and no scope of its
+ * cancelled. */
+static tg_error *
+count_and_cancel_bystander(void *arg)
+{
+	tg_group own;
+
+	count_up(arg);
+	if (tg_group_init(&own, NULL) != TG_OK)
+		return TG_RAISE(&tg_RuntimeError, "bystander init");
+	if (tg_group_cancel(&own) != TG_OK)
+		return tg_group_join(&own, TG_RAISE(&tg_RuntimeError,
+						    "bystander cancel"));
+	return tg_group_join(&own, NULL);
+}
 
 static tg_error *
 mixed_queue(void *arg)
@@ -371,8 +391,12 @@ mixed_queue(void *arg)
 		return tg_group_join(&outer, TG_RAISE(&tg_RuntimeError,
 						      "inner init"));
 	for (i = 0; i < 3; i++) {
-		/* inner, outer, inner, outer, inner */
-		if (tg_spawn(&inner, count_up, &m->inner_ran) != TG_OK ||
+		/* inner, outer, inner, outer, inner (the last runs first) */
+		tg_task_fn fn = i == 2 && m->bystander
+					? count_and_cancel_bystander
+					: count_up;
+
+		if (tg_spawn(&inner, fn, &m->inner_ran) != TG_OK ||
 		    (i < 2 &&
 		     tg_spawn(&outer, count_up, &m->outer_ran) != TG_OK)) {
 			m->inner_err = tg_group_join(&inner, NULL);
@@ -397,19 +421,24 @@ mixed_queue(void *arg)
 static void
 test_group_join_runs_tasks_of_enclosing_groups_queued_inside_it(void **state)
 {
-	int cancel, limit;
+	int cancel, limit, bystander;
 
 	(void)state;
 	for (cancel = 0; cancel < 2; cancel++) {
 		for (limit = 0; limit <= 8; limit += 8) {
-			struct mixed m = { .cancel_inner = cancel,
-					   .limit = limit };
+			for (bystander = 0; bystander < 2; bystander++) {
+				struct mixed m = { .cancel_inner = cancel,
+						   .bystander = bystander,
+						   .limit = limit };
 
-			assert_null(tg_runner_run(runner1, mixed_queue, &m));
-			assert_null(m.inner_err); /* tg_group_cancel: no error */
-			assert_null(m.outer_err);
-			assert_int_equal(m.outer_ran, 2);
-			assert_int_equal(m.inner_ran, cancel ? 0 : 3);
+				assert_null(tg_runner_run(runner1, mixed_queue,
+							  &m));
+				/* tg_group_cancel: no error */
+				assert_null(m.inner_err);
+				assert_null(m.outer_err);
+				assert_int_equal(m.outer_ran, 2);
+				assert_int_equal(m.inner_ran, cancel ? 0 : 3);
+			}
 		}
 	}
 }
