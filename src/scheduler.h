@@ -479,14 +479,19 @@ static inline __attribute__((always_inline)) void
 tg__run_body(tg__worker *w, tg__frame *f, tg__gcore *gc, bool in_join,
 	     bool no_hooks)
 {
-	tg__frame *saved = w->current;
+	tg__frame *saved;
 	tg_error *err;
 
+	if (!in_join)
+		saved = w->current;
 	w->current = f;
 	err = f->fn(f->arg);
 	if (__builtin_expect(f->open != NULL, 0))
 		err = tg__join_abandoned(w, f, err);
-	w->current = saved;
+	/* In a join the task to resume is gc's owner (every join checks
+	 * that it runs it): read back, so that nothing is kept across the
+	 * call. */
+	w->current = in_join ? gc->owner : saved;
 	/* A checkpoint of f may have cleared the attention word after
 	 * finding f's scope not cancelled.  That verdict holds for the
 	 * resumed task only if its scope is f's group (or encloses it, which
