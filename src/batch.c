@@ -107,11 +107,11 @@ tg__batch_cache_free(tg__worker *w)
 }
 
 /* Fills the block r as the range of gc for the children [lo, hi) of a
- * batch of fn over args (child i: key key0 + i, id id0 + i). */
+ * batch of fn over args (child i: key key0 + i). */
 static void
 range_init(tg__range *r, tg__gcore *gc, tg_task_fn fn, void *args,
-	   size_t stride, uint64_t key0, uint64_t id0, const tg_site *site,
-	   uint64_t lo, uint64_t hi)
+	   size_t stride, uint64_t key0, const tg_site *site, uint64_t lo,
+	   uint64_t hi)
 {
 	r->fn = fn;
 	r->args = args;
@@ -119,14 +119,13 @@ range_init(tg__range *r, tg__gcore *gc, tg_task_fn fn, void *args,
 	r->lo = lo;
 	r->hi = hi;
 	r->key0 = key0;
-	r->id0 = id0;
 	r->frame.fn = range_body;
 	r->frame.arg = r;
 	r->frame.group = gc;
 	r->frame.run = NULL;
 	r->frame.key = key0 + lo;
-	/* relaxed: ids are numbers; the frame is published by the deque. */
-	tg_atomic_store_relaxed_u64(&r->frame.id, id0 + lo);
+	/* relaxed: no id yet (tg__frame_id); published by the deque. */
+	tg_atomic_store_relaxed_u64(&r->frame.id, 0);
 	r->frame.name = NULL;
 	r->frame.site = site;
 	r->frame.home = TG__RANGE_HOME; /* to a range cache at its end */
@@ -152,7 +151,7 @@ tg__batch_split(tg__worker *w)
 		return; /* no memory: this range keeps its children */
 	mid = run->next + left / 2;
 	range_init(half, r->frame.group, r->fn, r->args, r->stride, r->key0,
-		   r->id0, r->frame.site, mid, run->hi);
+		   r->frame.site, mid, run->hi);
 	if (!tg__deque_push(&w->dq, &half->frame)) {
 		tg__batch_range_free(&half->frame);
 		return;
@@ -236,18 +235,19 @@ range_body(void *arg)
 		uint64_t i = run.next;
 		tg_error *err;
 
-		if (__builtin_expect(tg__deque_wanted(&w->dq), 0))
-			tg__share_work(w); /* may split: run.hi drops */
-		if (__builtin_expect(!tg__scope_surely_live(w->pool, gc), 0) &&
-		    tg__scope_cancelled(w->pool, gc))
+		/* The attention word (tg__attention): clear, no thief asked
+		 * and gc (the range's scope: w->current is the range) is not
+		 * cancelled.  Set: answer it, which shares (and may split:
+		 * run.hi drops) and looks at gc. */
+		if (__builtin_expect(tg__attention(w), 0) && tg__attend(w))
 			break; /* the rest is skipped, never run */
 		run.next = i + 1;
 		run.running = true;
 		child.arg = tg__batch_arg(r->args, r->stride, i);
 		child.key = r->key0 + i;
-		/* relaxed: read only by this task and its descendants, which
-		 * it publishes itself. */
-		tg_atomic_store_relaxed_u64(&child.id, r->id0 + i);
+		/* relaxed: no id yet (tg__frame_id).  The last child and all
+		 * its descendants have ended, so no one else reads it now. */
+		tg_atomic_store_relaxed_u64(&child.id, 0);
 		w->current = &child;
 		err = r->fn(child.arg);
 		if (__builtin_expect(child.open != NULL, 0))
@@ -269,7 +269,7 @@ tg_spawn_each_at(tg_group *g, tg_task_fn fn, void *args, size_t count,
 	int status = TG_OK;
 	tg__gcore *gc = tg__group_core(g, &status);
 	tg__range *r;
-	uint64_t key0, id0;
+	uint64_t key0;
 
 	if (gc == NULL)
 		return status;
@@ -290,10 +290,9 @@ tg_spawn_each_at(tg_group *g, tg_task_fn fn, void *args, size_t count,
 	r = range_alloc(w);
 	if (r == NULL)
 		return TG_ENOMEM;
-	/* Keys and ids only now: nothing can fail from here on. */
+	/* Keys only now: nothing can fail from here on. */
 	key0 = tg__group_batch_keys(w, gc, count);
-	id0 = tg__reserve_task_ids(count);
-	range_init(r, gc, fn, args, stride, key0, id0, site, 0, count);
+	range_init(r, gc, fn, args, stride, key0, site, 0, count);
 	tg__launch(w, &r->frame);
 	return TG_OK;
 }

@@ -21,7 +21,6 @@ typedef struct tg__range {
 	size_t stride;
 	uint64_t lo, hi; /* the children [lo, hi) of the batch */
 	uint64_t key0;   /* child i has key key0 + i */
-	uint64_t id0;    /* and id id0 + i */
 } tg__range;
 
 #endif /* TG_BATCH_H */

@@ -280,7 +280,7 @@ run_root(tg_runner *r, tg_task_fn fn, void *arg, const tg_site *site)
 	run.done = false;
 	run.result = NULL;
 	*f = (tg__frame){ .fn = fn, .arg = arg, .group = run.scope,
-			  .run = &run, .id = tg__next_root_id(), .site = site,
+			  .run = &run, .site = site, /* id 0: none yet */
 			  .home = NULL };
 	sigint = sigint_install(r, &run, &old_action);
 	tg__pool_inject(r->pool, f);

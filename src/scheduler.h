@@ -296,8 +296,6 @@ void tg__run_found(tg__worker *w, tg__frame *f, bool stolen);
 void tg__steal_account(tg__worker *w, int64_t ran_ns, int64_t now);
 /* True if any deque or the injection queue holds work (park re-check). */
 bool tg__pool_has_work(tg__pool *pool, bool roots);
-/* A task id for a root submitted from outside the pool. */
-uint64_t tg__next_root_id(void);
 /* Spin budget before parking, in polls. */
 #define TG__SPIN_POLLS 2048
 /* One idle step of a worker that found nothing to run: a spin poll, or,
@@ -353,8 +351,6 @@ void tg__failure_cancel(tg__pool *pool, tg__gcore *gc, const tg_error *err);
  * children it has not started to a new range on w's deque (unless too few
  * are left, or memory is out). */
 void tg__batch_split(tg__worker *w);
-/* worker.c: n consecutive process-unique task ids; the first is returned. */
-uint64_t tg__reserve_task_ids(uint64_t n);
 
 /* batch.c: the home of every range's frame (a marker, never a worker):
  * tg__frame_free_slow gives such a frame to tg__batch_range_free. */

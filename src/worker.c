@@ -47,18 +47,6 @@
 /* Next unreserved task id (ids start at 1; 0 means "none yet"). */
 static TG_ATOMIC(uint64_t) id_counter = 1;
 
-uint64_t
-tg__reserve_task_ids(uint64_t n)
-{
-	/* relaxed: ids only need to be unique. */
-	return tg_atomic_faa_relaxed_u64(&id_counter, n);
-}
-
-uint64_t
-tg__next_root_id(void)
-{
-	return tg__reserve_task_ids(1);
-}
 
 uint64_t
 tg__frame_id(tg__frame *f)
@@ -69,7 +57,8 @@ tg__frame_id(tg__frame *f)
 
 	if (id != 0)
 		return id;
-	mine = tg__reserve_task_ids(1);
+	/* relaxed: ids only need to be unique. */
+	mine = tg_atomic_faa_relaxed_u64(&id_counter, 1);
 	/* seq_cst CAS: one id per task when readers race (a task and a
 	 * descendant on another thread); the loser's id goes unused. */
 	if (tg_atomic_cas_seqcst_u64(&f->id, 0, mine))
