@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "taskgroup/common.h"
 
@@ -134,10 +135,34 @@ stop_workers(tg__pool *pool)
 			pthread_join(pool->workers[i]->thread, NULL);
 }
 
+/* Thread attributes giving each worker a stack of stack_size bytes
+ * rounded up to whole pages (0: the platform's default).  TG_OK, or
+ * TG_EINVAL when the size cannot be rounded or is refused. */
+static int
+worker_attr_init(pthread_attr_t *attr, size_t stack_size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t rounded;
+
+	if (page <= 0)
+		page = 4096;
+	if (stack_size > SIZE_MAX - (size_t)page)
+		return TG_EINVAL;
+	rounded = (stack_size + (size_t)page - 1) / (size_t)page * (size_t)page;
+	if (pthread_attr_init(attr) != 0)
+		return TG_ENOMEM;
+	if (stack_size != 0 && pthread_attr_setstacksize(attr, rounded) != 0) {
+		pthread_attr_destroy(attr);
+		return TG_EINVAL;
+	}
+	return TG_OK;
+}
+
 int
-tg__pool_create(tg__pool **out, int nworkers, bool pin)
+tg__pool_create(tg__pool **out, int nworkers, bool pin, size_t stack_size)
 {
 	tg__pool *pool;
+	pthread_attr_t attr;
 	void *raw;
 	int i, rc = TG_OK;
 
@@ -172,21 +197,27 @@ tg__pool_create(tg__pool **out, int nworkers, bool pin)
 			goto fail;
 		}
 	}
+	rc = worker_attr_init(&attr, stack_size);
+	if (rc != TG_OK)
+		goto fail;
 	/* pthread_create orders everything above before each worker's
 	 * first instruction. */
 	for (i = 0; i < nworkers; i++) {
 		tg__worker *w = pool->workers[i];
 
-		if (pthread_create(&w->thread, NULL, worker_thread, w) != 0) {
+		if (pthread_create(&w->thread, &attr, worker_thread, w) != 0) {
 			rc = TG_EAGAIN;
-			goto fail;
+			goto fail_threads;
 		}
 		w->started = true;
 		if (pin)
 			pin_thread(w->thread, i);
 	}
+	pthread_attr_destroy(&attr);
 	*out = pool;
 	return TG_OK;
+fail_threads:
+	pthread_attr_destroy(&attr);
 fail:
 	tg__pool_destroy(pool);
 	return rc;

@@ -184,6 +184,9 @@ tg_runner_create(tg_runner **out, const tg_runner_config *cfg)
 	n = thread_count(cfg);
 	if (n <= 0)
 		return TG_EINVAL;
+	if (cfg != NULL && cfg->stack_size != 0 &&
+	    cfg->stack_size < TG_STACK_SIZE_MIN)
+		return TG_EINVAL;
 	tg__alloc_pin();
 	r = tg__calloc(1, sizeof(*r));
 	if (r == NULL) {
@@ -191,7 +194,8 @@ tg_runner_create(tg_runner **out, const tg_runner_config *cfg)
 		return TG_ENOMEM;
 	}
 	r->handle_sigint = cfg != NULL && cfg->handle_sigint;
-	rc = tg__pool_create(&r->pool, n, cfg != NULL && cfg->pin_threads);
+	rc = tg__pool_create(&r->pool, n, cfg != NULL && cfg->pin_threads,
+			     cfg != NULL ? cfg->stack_size : 0);
 	if (rc != TG_OK) {
 		tg__free(r);
 		tg__alloc_unpin();

@@ -263,7 +263,11 @@ tg__self(void)
 }
 
 /* pool.c */
-int tg__pool_create(tg__pool **out, int nworkers, bool pin);
+/* stack_size: of each worker thread, in bytes; 0 = the platform's
+ * default.  TG_EINVAL when it cannot be rounded up to whole pages or the
+ * platform refuses it. */
+int tg__pool_create(tg__pool **out, int nworkers, bool pin,
+		    size_t stack_size);
 void tg__pool_destroy(tg__pool *pool);
 void tg__pool_inject(tg__pool *pool, tg__frame *f);
 

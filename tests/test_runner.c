@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -43,6 +44,17 @@ test_runner_config_is_validated(void **state)
 			 TG_EINVAL);
 	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
 						      .threads = TG_MAX_THREADS + 1 }),
+			 TG_EINVAL);
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
+						      .stack_size = 1 }),
+			 TG_EINVAL);
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
+						      .stack_size =
+							      TG_STACK_SIZE_MIN - 1 }),
+			 TG_EINVAL);
+	/* Too large to round up to whole pages. */
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
+						      .stack_size = SIZE_MAX }),
 			 TG_EINVAL);
 	assert_null(r);
 	assert_int_equal(tg_runner_destroy(NULL), TG_EINVAL);
@@ -427,6 +439,168 @@ test_runner_run_returns_the_root_error(void **state)
 	unsetenv("TG_THREADS");
 }
 
+/* ------------------------------------------------------------------ */
+/* Worker stack size                                                    */
+
+#define STACK_TASKS 64
+
+typedef struct stack_probe {
+	size_t seen[STACK_TASKS]; /* each task's thread's stack size */
+	TG_ATOMIC(uint32_t) started;
+} stack_probe;
+
+typedef struct stack_child {
+	stack_probe *probe;
+	int index;
+} stack_child;
+
+/* The calling thread's stack size as the platform reports it; 0 when it
+ * cannot say (not glibc). */
+static size_t
+own_stack_size(void)
+{
+#if defined(__GLIBC__)
+	pthread_attr_t attr;
+	size_t size = 0;
+
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return 0;
+	if (pthread_attr_getstacksize(&attr, &size) != 0)
+		size = 0;
+	pthread_attr_destroy(&attr);
+	return size;
+#else
+	return 0;
+#endif
+}
+
+static tg_error *
+stack_child_task(void *arg)
+{
+	stack_child *c = arg;
+	uint32_t spins = 0;
+
+	c->probe->seen[c->index] = own_stack_size();
+	tg_atomic_faa_seqcst_u32(&c->probe->started, 1);
+	/* Stay a little, checkpointing, so that the other worker takes some
+	 * of the siblings (not required for the outcome). */
+	while (tg_atomic_load_seqcst_u32(&c->probe->started) < 2 &&
+	       spins++ < 100000)
+		(void)tg_cancelled();
+	return NULL;
+}
+
+static tg_error *
+stack_root(void *arg)
+{
+	static stack_child kids[STACK_TASKS];
+	stack_probe *probe = arg;
+	tg_group g;
+	int i;
+
+	assert_int_equal(tg_group_init(&g, NULL), TG_OK);
+	for (i = 0; i < STACK_TASKS; i++) {
+		kids[i] = (stack_child){ probe, i };
+		assert_int_equal(tg_spawn(&g, stack_child_task, &kids[i]), TG_OK);
+	}
+	return tg_group_join(&g, NULL);
+}
+
+/* Uses most of a task's stack: a 512 KiB array written and read back. */
+static tg_error *
+use_half_a_mebibyte(void *arg)
+{
+	volatile unsigned char big[512 * 1024];
+	size_t i, sum = 0;
+
+	(void)arg;
+	for (i = 0; i < sizeof(big); i += 4096)
+		big[i] = (unsigned char)(i / 4096 + 1);
+	for (i = 0; i < sizeof(big); i += 4096)
+		sum += big[i];
+	/* 128 pages holding 1..128. */
+	return sum != 128 * 129 / 2
+		       ? TG_RAISE(&tg_RuntimeError, "read back %zu", sum)
+		       : NULL;
+}
+
+typedef struct nest_arg {
+	int depth;
+	long leaves;
+} nest_arg;
+
+/* A binary tree of groups, depth levels deep: counts its leaves. */
+static tg_error *
+nest_task(void *arg)
+{
+	nest_arg *a = arg, x, y;
+	tg_group g;
+	tg_error *err;
+
+	if (a->depth == 0) {
+		a->leaves = 1;
+		return NULL;
+	}
+	x = (nest_arg){ a->depth - 1, 0 };
+	y = x;
+	if (tg_group_init(&g, NULL) != TG_OK)
+		return TG_RAISE(&tg_RuntimeError, "init");
+	if (tg_spawn(&g, nest_task, &x) != TG_OK ||
+	    tg_spawn(&g, nest_task, &y) != TG_OK)
+		return tg_group_join(&g, TG_RAISE(&tg_RuntimeError, "spawn"));
+	err = tg_group_join(&g, NULL);
+	a->leaves = x.leaves + y.leaves;
+	return err;
+}
+
+static void
+test_runner_stack_size_is_given_to_the_workers(void **state)
+{
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	const size_t asked = 1024 * 1024 + 1; /* rounded up to whole pages */
+	const size_t rounded = (asked + page - 1) / page * page;
+	stack_probe probe;
+	tg_runner *r;
+	tg_error *err;
+	int i;
+
+	(void)state;
+	memset(&probe, 0, sizeof(probe));
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
+						      .threads = 2,
+						      .stack_size = asked }),
+			 TG_OK);
+	err = tg_runner_run(r, stack_root, &probe);
+	assert_null(err);
+	/* Every task, on whichever worker it ran, saw the size asked. */
+	for (i = 0; i < STACK_TASKS; i++)
+		if (probe.seen[i] != 0) /* 0: the platform cannot say */
+			assert_int_equal(probe.seen[i], rounded);
+#if defined(__GLIBC__)
+	assert_true(probe.seen[0] != 0); /* glibc can say */
+#endif
+	/* A task may use most of it. */
+	assert_null(tg_runner_run(r, use_half_a_mebibyte, NULL));
+	assert_int_equal(tg_runner_destroy(r), TG_OK);
+}
+
+static void
+test_runner_stack_size_minimum_runs_nested_groups(void **state)
+{
+	nest_arg root = { 10, 0 };
+	tg_runner *r;
+
+	(void)state;
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
+						      .threads = 2,
+						      .stack_size =
+							      TG_STACK_SIZE_MIN }),
+			 TG_OK);
+	assert_null(tg_runner_run(r, nest_task, &root));
+	assert_int_equal(root.leaves, 1024);
+	assert_int_equal(tg_runner_destroy(r), TG_OK);
+}
+
 static void
 test_runner_status_strings(void **state)
 {
@@ -452,6 +626,8 @@ main(void)
 		cmocka_unit_test(test_runner_current_task_identifies_tasks),
 		cmocka_unit_test(test_runner_task_ids_are_given_once),
 		cmocka_unit_test(test_runner_run_returns_the_root_error),
+		cmocka_unit_test(test_runner_stack_size_is_given_to_the_workers),
+		cmocka_unit_test(test_runner_stack_size_minimum_runs_nested_groups),
 		cmocka_unit_test(test_runner_status_strings),
 	};
 

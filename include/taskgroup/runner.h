@@ -43,17 +43,31 @@ typedef struct tg_runner_config {
 	 * thread, a handler already installed, runs started from tasks) this
 	 * flag does nothing. */
 	bool handle_sigint;
+	/* Stack size of each worker thread, in bytes (rounded up to whole
+	 * pages); 0 = the platform's default for new threads (with glibc:
+	 * the stack limit, `ulimit -s`, when the program started; 8 MiB
+	 * usually).  Every task runs on a worker's stack, and a join runs
+	 * other tasks on top of its own frames: size it for the deepest
+	 * nesting of tasks and groups the program makes.  At least
+	 * TG_STACK_SIZE_MIN. */
+	size_t stack_size;
 } tg_runner_config;
 
 /* Upper bound on threads (config or TG_THREADS). */
 #define TG_MAX_THREADS 1024
 
+/* Smallest tg_runner_config.stack_size accepted (other than 0). */
+#define TG_STACK_SIZE_MIN ((size_t)64 * 1024)
+
 /*
  * Creates a runner and starts its workers.  cfg may be NULL (defaults).
  * Errors: TG_EINVAL (out NULL, threads < 0 or > TG_MAX_THREADS, TG_THREADS
  * set to a non-empty value that is not a number in 1..TG_MAX_THREADS; an
- * empty TG_THREADS counts as unset), TG_ENOMEM, TG_EAGAIN (a
- * thread could not be created; the ones started are stopped and joined).
+ * empty TG_THREADS counts as unset; stack_size not 0 and below
+ * TG_STACK_SIZE_MIN, or too large to round up to whole pages), TG_ENOMEM,
+ * TG_EAGAIN (a thread could not be created, for instance with no memory
+ * for a stack of stack_size bytes; the ones started are stopped and
+ * joined).
  * *out is set only on success.  Thread-safe.
  */
 TG_API int tg_runner_create(tg_runner **out, const tg_runner_config *cfg);
