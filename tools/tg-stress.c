@@ -83,6 +83,7 @@ struct config {
 	double max_rss_growth; /* percent; < 0: not checked */
 	bool rss_trim; /* malloc_trim(0) before each sample */
 	bool quiet;
+	uint64_t stack_size; /* workers' stacks, bytes; 0: the default */
 };
 
 /* ------------------------------------------------------------------ */
@@ -1416,10 +1417,10 @@ print_replay(FILE *f, const struct config *cfg, uint64_t index, int threads)
 	fprintf(f,
 		"replay: tg-stress --seed %" PRIu64 " --tree %" PRIu64
 		" --threads %d --depth %u --fail-rate %g --fatal-rate %g "
-		"--max-children %u --max-tasks %u\n",
+		"--max-children %u --max-tasks %u --stack-size %" PRIu64 "\n",
 		cfg->seed, index, threads, cfg->depth,
 		(double)cfg->fail_ppm / PPM, (double)cfg->fatal_ppm / PPM,
-		cfg->max_children, cfg->max_tasks);
+		cfg->max_children, cfg->max_tasks, cfg->stack_size);
 }
 
 /* A tree that never ends is a violation too (a join that hangs). */
@@ -1760,6 +1761,8 @@ usage(FILE *f)
 	      "  --max-tasks N       tasks per tree at most (default 4000)\n"
 	      "  --tree-timeout D    a tree running longer is a hang "
 	      "(default 120s)\n"
+	      "  --stack-size B      each worker's stack, in bytes "
+	      "(default 0: the system's)\n"
 	      "  --rss               sample RSS every --rss-interval and "
 	      "report its growth\n"
 	      "                      after --rss-warmup\n"
@@ -1887,7 +1890,7 @@ enum {
 	OPT_SEED = 256, OPT_THREADS, OPT_TREES, OPT_DURATION, OPT_TREE,
 	OPT_DEPTH, OPT_FAIL, OPT_FATAL, OPT_CHILDREN, OPT_TASKS,
 	OPT_TREE_TIMEOUT, OPT_RSS, OPT_RSS_INTERVAL, OPT_RSS_WARMUP,
-	OPT_RSS_GROWTH, OPT_RSS_TRIM, OPT_QUIET, OPT_HELP
+	OPT_RSS_GROWTH, OPT_RSS_TRIM, OPT_QUIET, OPT_STACK, OPT_HELP
 };
 
 static void
@@ -1911,6 +1914,7 @@ parse_args(struct config *cfg, int argc, char **argv)
 		{ "max-rss-growth", required_argument, NULL, OPT_RSS_GROWTH },
 		{ "rss-trim", no_argument, NULL, OPT_RSS_TRIM },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "stack-size", required_argument, NULL, OPT_STACK },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1991,6 +1995,11 @@ parse_args(struct config *cfg, int argc, char **argv)
 		case OPT_QUIET:
 			cfg->quiet = true;
 			break;
+		case OPT_STACK:
+			/* tg_runner_create refuses sizes below its minimum. */
+			cfg->stack_size = parse_u64(optarg, "--stack-size", 0,
+						    SIZE_MAX);
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			exit(0);
@@ -2024,7 +2033,9 @@ create_pools(const struct config *cfg, struct pool *pools)
 	int i, rc;
 
 	for (i = 0; i < cfg->npools; i++) {
-		tg_runner_config rcfg = { .threads = cfg->threads[i] };
+		tg_runner_config rcfg = { .threads = cfg->threads[i],
+					  .stack_size =
+						  (size_t)cfg->stack_size };
 
 		pools[i].threads = cfg->threads[i];
 		rc = tg_runner_create(&pools[i].runner, &rcfg);
