@@ -439,8 +439,14 @@ forgets_to_join(void *arg)
 {
 	tg_group g;
 
+	/* Collect-all: with fail-fast, another worker could run the
+	 * failing child before count_run starts, and count_run would be
+	 * skipped (or its spawn refused) instead of run by the runtime's
+	 * join, which is what the test checks. */
 	CHECK_STATUS(tg_group_init(&g, &(tg_group_options){
-						  .name = "forgotten" }),
+						  .name = "forgotten",
+						  .policy =
+							  TG_POLICY_COLLECT_ALL }),
 		     TG_OK);
 	CHECK_STATUS(tg_spawn(&g, fail_code, (void *)(intptr_t)5), TG_OK);
 	CHECK_STATUS(tg_spawn(&g, count_run, NULL), TG_OK);
@@ -1508,6 +1514,35 @@ test_misuse_runner_absurd_threads(void **state)
 }
 
 static void
+test_misuse_runner_bad_stack_size(void **state)
+{
+	/* Below the minimum (0 is the default, not a size), and too large
+	 * to round up to whole pages. */
+	static const size_t bad[] = { 1, 4096, TG_STACK_SIZE_MIN - 1,
+				      SIZE_MAX, SIZE_MAX - 1 };
+	tg_runner *r = sentinel;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
+								.threads = 2,
+								.stack_size =
+									bad[i] }),
+				 TG_EINVAL);
+		assert_ptr_equal(r, sentinel);
+	}
+	/* A size no thread can be given (half the address space): the
+	 * threads cannot be created, TG_EAGAIN, nothing kept. */
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
+						      .threads = 2,
+						      .stack_size =
+							      SIZE_MAX / 2 }),
+			 TG_EAGAIN);
+	assert_ptr_equal(r, sentinel);
+}
+
+static void
 test_misuse_bad_tg_threads_env(void **state)
 {
 	static const char *bad[] = {
@@ -1998,6 +2033,7 @@ main(void)
 		cmocka_unit_test(test_misuse_run_from_task),
 		cmocka_unit_test(test_misuse_runner_zero_threads),
 		cmocka_unit_test(test_misuse_runner_absurd_threads),
+		cmocka_unit_test(test_misuse_runner_bad_stack_size),
 		cmocka_unit_test(test_misuse_bad_tg_threads_env),
 		cmocka_unit_test(test_misuse_empty_tg_threads_env),
 		cmocka_unit_test(test_misuse_set_allocator_while_runner_alive),
