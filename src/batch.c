@@ -107,11 +107,13 @@ tg__batch_cache_free(tg__worker *w)
 }
 
 /* Fills the block r as the range of gc for the children [lo, hi) of a
- * batch of fn over args (child i: key key0 + i). */
+ * batch of fn over args (child i: key key0 + i), every child named name
+ * (NULL: unnamed; the range's own frame carries it too, as it stands for
+ * a child whose error it keeps). */
 static void
 range_init(tg__range *r, tg__gcore *gc, tg_task_fn fn, void *args,
-	   size_t stride, uint64_t key0, const tg_site *site, uint64_t lo,
-	   uint64_t hi)
+	   size_t stride, uint64_t key0, const char *name,
+	   const tg_site *site, uint64_t lo, uint64_t hi)
 {
 	r->fn = fn;
 	r->args = args;
@@ -126,7 +128,7 @@ range_init(tg__range *r, tg__gcore *gc, tg_task_fn fn, void *args,
 	r->frame.key = key0 + lo;
 	/* relaxed: no id yet (tg__frame_id); published by the deque. */
 	tg_atomic_store_relaxed_u64(&r->frame.id, 0);
-	r->frame.name = NULL;
+	r->frame.name = name;
 	r->frame.site = site;
 	r->frame.home = TG__RANGE_HOME; /* to a range cache at its end */
 	r->frame.open = NULL;
@@ -151,7 +153,7 @@ tg__batch_split(tg__worker *w)
 		return; /* no memory: this range keeps its children */
 	mid = run->next + left / 2;
 	range_init(half, r->frame.group, r->fn, r->args, r->stride, r->key0,
-		   r->frame.site, mid, run->hi);
+		   r->frame.name, r->frame.site, mid, run->hi);
 	if (!tg__deque_push(&w->dq, &half->frame)) {
 		tg__batch_range_free(&half->frame);
 		return;
@@ -227,6 +229,7 @@ range_body(void *arg)
 	tg__frame child = {
 		.fn = r->fn,
 		.group = gc,
+		.name = r->frame.name,
 		.site = r->frame.site,
 	};
 
@@ -262,8 +265,8 @@ range_body(void *arg)
 }
 
 int
-tg_spawn_each_at(tg_group *g, tg_task_fn fn, void *args, size_t count,
-		 size_t stride, const tg_site *site)
+tg_spawn_each_named_at(tg_group *g, tg_task_fn fn, void *args, size_t count,
+		       size_t stride, const char *name, const tg_site *site)
 {
 	tg__worker *w = tg__self();
 	int status = TG_OK;
@@ -286,13 +289,20 @@ tg_spawn_each_at(tg_group *g, tg_task_fn fn, void *args, size_t count,
 		return TG_OK;
 	if (gc->hooks != 0)
 		return tg__spawn_each_framewise(w, gc, fn, args, count, stride,
-						site);
+						name, site);
 	r = range_alloc(w);
 	if (r == NULL)
 		return TG_ENOMEM;
 	/* Keys only now: nothing can fail from here on. */
 	key0 = tg__group_batch_keys(w, gc, count);
-	range_init(r, gc, fn, args, stride, key0, site, 0, count);
+	range_init(r, gc, fn, args, stride, key0, name, site, 0, count);
 	tg__launch(w, &r->frame);
 	return TG_OK;
+}
+
+int
+tg_spawn_each_at(tg_group *g, tg_task_fn fn, void *args, size_t count,
+		 size_t stride, const tg_site *site)
+{
+	return tg_spawn_each_named_at(g, fn, args, count, stride, NULL, site);
 }

@@ -636,7 +636,7 @@ tg__group_core(tg_group *g, int *status)
 int
 tg__spawn_each_framewise(tg__worker *w, tg__gcore *gc, tg_task_fn fn,
 			 void *args, size_t count, size_t stride,
-			 const tg_site *site)
+			 const char *name, const tg_site *site)
 {
 	tg__frame *frames = NULL, *f;
 	size_t i;
@@ -658,7 +658,7 @@ tg__spawn_each_framewise(tg__worker *w, tg__gcore *gc, tg_task_fn fn,
 	for (i = 0; i < count; i++) {
 		f = frames;
 		frames = f->next;
-		frame_fill(f, fn, tg__batch_arg(args, stride, i), gc, NULL,
+		frame_fill(f, fn, tg__batch_arg(args, stride, i), gc, name,
 			   site);
 		/* Over the limit the child waits (tg_spawn, not try). */
 		spawn_frame(w, gc, f, gc->limit != 0 && !slot_try_take(gc));

@@ -340,7 +340,7 @@ void tg__launch(tg__worker *w, tg__frame *f);
  * per child, all allocated first.  TG_OK or TG_ENOMEM (nothing spawned). */
 int tg__spawn_each_framewise(tg__worker *w, tg__gcore *gc, tg_task_fn fn,
 			     void *args, size_t count, size_t stride,
-			     const tg_site *site);
+			     const char *name, const tg_site *site);
 
 /* worker.c: puts the failed child f (its error err, taken over) on its
  * group's failed list and cancels the group as its policy says

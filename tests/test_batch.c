@@ -581,6 +581,113 @@ misuse(void *arg)
 	return NULL;
 }
 
+/* ---------------------------------------------------------------- */
+/* Named batches                                                     */
+
+#define NAMED_N 2000
+#define NAMED_FAILS 700 /* the child that fails */
+
+static const char batch_name[] = "batch child";
+
+struct named_elem {
+	const char *name; /* the child's task name, as it saw it */
+	int ran;
+	int index;
+};
+
+static struct named_elem named[NAMED_N];
+
+static tg_error *
+note_name(void *arg)
+{
+	struct named_elem *e = arg;
+	tg_task_info info;
+
+	if (tg_current_task(&info) != TG_OK)
+		return TG_RAISE(&tg_RuntimeError, "no current task");
+	e->name = info.name;
+	e->ran = 1;
+	if (e->index == NAMED_FAILS)
+		return TG_RAISE_CODE(&tg_ValueError, NAMED_FAILS, "child %d",
+				     e->index);
+	return NULL;
+}
+
+struct named_case {
+	int limit;       /* 0: ranges; else one frame per child */
+	const char *name; /* NULL: tg_spawn_each */
+};
+
+static tg_error *
+spawn_named(void *arg)
+{
+	const struct named_case *c = arg;
+	/* Collect-all, so that every child runs whatever the order. */
+	tg_group_options opts = { .policy = TG_POLICY_COLLECT_ALL,
+				  .limit = c->limit };
+	tg_group g;
+	int rc;
+
+	if (tg_group_init(&g, &opts) != TG_OK)
+		return TG_RAISE(&tg_RuntimeError, "init");
+	rc = c->name != NULL
+		     ? tg_spawn_each_named(&g, note_name, named, NAMED_N,
+					   sizeof(named[0]), c->name)
+		     : tg_spawn_each(&g, note_name, named, NAMED_N,
+				     sizeof(named[0]));
+	if (rc != TG_OK)
+		return tg_group_join(&g, TG_RAISE(&tg_RuntimeError, "spawn"));
+	return tg_group_join(&g, NULL);
+}
+
+static int
+leaf_task_name(tg_error *leaf, void *ctx)
+{
+	*(const char **)ctx = tg_error_provenance_of(leaf).task_name;
+	return 1; /* the first leaf only */
+}
+
+static void
+check_named(tg_runner *r, int limit, const char *name)
+{
+	struct named_case c = { limit, name };
+	const char *raised_by = "unset";
+	tg_error *err;
+	int i;
+
+	for (i = 0; i < NAMED_N; i++)
+		named[i] = (struct named_elem){ "unset", 0, i };
+	err = tg_runner_run(r, spawn_named, &c);
+	for (i = 0; i < NAMED_N; i++) {
+		assert_int_equal(named[i].ran, 1);
+		assert_ptr_equal(named[i].name, name);
+	}
+	/* The failing child's error names the task that raised it (as
+	 * the child saw it: the batch's name, or none). */
+	assert_non_null(err);
+	assert_int_equal(tg_error_leaf_count(err), 1);
+	tg_error_foreach_leaf(err, leaf_task_name, &raised_by);
+	if (name != NULL)
+		assert_string_equal(raised_by, name); /* errors copy it */
+	else
+		assert_null(raised_by);
+	tg_error_decref(err);
+}
+
+static void
+test_batch_named_children_carry_the_name(void **state)
+{
+	(void)state;
+	/* Ranges (which split on 2 workers) and one frame per child (a
+	 * limited group), on 1 and 2 workers; unnamed batches stay NULL. */
+	check_named(runner1, 0, batch_name);
+	check_named(runner2, 0, batch_name);
+	check_named(runner1, 3, batch_name);
+	check_named(runner2, 3, batch_name);
+	check_named(runner2, 0, NULL);
+	check_named(runner2, 3, NULL);
+}
+
 static void
 test_batch_bad_input_gets_defined_results(void **state)
 {
@@ -762,6 +869,7 @@ main(void)
 		cmocka_unit_test(test_batch_idle_worker_takes_half_of_a_running_batch),
 		cmocka_unit_test(test_batch_limited_group_keeps_its_limit),
 		cmocka_unit_test(test_batch_first_success_group_names_a_winner),
+		cmocka_unit_test(test_batch_named_children_carry_the_name),
 		cmocka_unit_test(test_batch_bad_input_gets_defined_results),
 		cmocka_unit_test(test_batch_allocates_nothing_once_warm),
 		cmocka_unit_test(test_batch_without_memory_spawns_nothing),

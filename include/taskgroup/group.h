@@ -148,13 +148,21 @@ TG_API int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg);
  * count above TG_SPAWN_EACH_MAX, or an element (count - 1) * stride bytes
  * past args beyond the address space.  count 0 spawns nothing (TG_OK when
  * tg_spawn would succeed).  site is the spawn site of every child
- * (TG_SITE(); may be NULL).
+ * (TG_SITE(); may be NULL).  name (tg_spawn_each_named) labels every
+ * child, as tg_spawn_named's does one: in traces and errors; it must
+ * outlive the children.
  * Thread-safety: as tg_spawn_at.
  */
 TG_API int tg_spawn_each_at(tg_group *g, tg_task_fn fn, void *args,
 			    size_t count, size_t stride, const tg_site *site);
+TG_API int tg_spawn_each_named_at(tg_group *g, tg_task_fn fn, void *args,
+				  size_t count, size_t stride,
+				  const char *name, const tg_site *site);
 #define tg_spawn_each(g, fn, args, count, stride)                            \
 	tg_spawn_each_at((g), (fn), (args), (count), (stride), TG_SITE())
+#define tg_spawn_each_named(g, fn, args, count, stride, name)                \
+	tg_spawn_each_named_at((g), (fn), (args), (count), (stride), (name), \
+			       TG_SITE())
 
 /*
  * errgroup's TryGo: tg_spawn that does not queue over the concurrency
