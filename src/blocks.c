@@ -118,6 +118,7 @@ struct slab {
 #define SLAB_SIZE TG__BLOCKS_SLAB_SIZE
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t fork_handlers_once = PTHREAD_ONCE_INIT;
 static slab *roomy[NCLASSES]; /* per class: slabs with room, linked */
 /* Empty slabs: a stack, the most recently emptied on top, linked
  * through prev (towards the top) and next (towards the bottom). */
@@ -128,6 +129,43 @@ static int64_t period_start;  /* when the period began (clock) */
 static int64_t (*clock_fn)(void) = tg_now_ns; /* tests may swap it */
 static size_t n_mapped;       /* slabs ever mapped (for tests) */
 static size_t n_slabs;        /* slabs mapped, empty or not */
+
+/*
+ * fork(): another thread may hold the lock at the moment of the fork,
+ * and the child has only the forking thread, so the lock would stay held
+ * there for ever and the child's first error would hang (seen: 1 child in
+ * about 200 while workers raised errors).  The handlers take the lock
+ * around the fork, so the lists are consistent and the lock free on both
+ * sides.  Registered once, at the first use of the lock.
+ */
+static void
+fork_prepare(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+static void
+fork_resume(void)
+{
+	/* The parent, and the child: its one thread is the one that took
+	 * the lock in fork_prepare. */
+	pthread_mutex_unlock(&lock);
+}
+
+static void
+fork_handlers_register(void)
+{
+	/* Without the handlers (out of memory) a fork while another
+	 * thread holds the lock is as before; nothing else depends on it. */
+	(void)pthread_atfork(fork_prepare, fork_resume, fork_resume);
+}
+
+static void
+blocks_lock(void)
+{
+	pthread_once(&fork_handlers_once, fork_handlers_register);
+	pthread_mutex_lock(&lock);
+}
 static size_t n_out;          /* blocks handed out from slabs */
 
 /* The index of class cls's list (found by walking tg__alloc_class's
@@ -328,7 +366,7 @@ take(size_t cls, size_t i)
 	block_head *h;
 	slab *s, *mapped = NULL, *unmap = NULL;
 
-	pthread_mutex_lock(&lock);
+	blocks_lock();
 	if (roomy[i] == NULL && (s = pop_empty()) != NULL) {
 		carve(s, cls, i);
 		unmap = tick();
@@ -338,7 +376,7 @@ take(size_t cls, size_t i)
 		mapped = map_slab();
 		if (mapped == NULL)
 			return NULL;
-		pthread_mutex_lock(&lock);
+		blocks_lock();
 		n_slabs++;
 		n_mapped++;
 		/* Another thread may have made room meanwhile; this slab
@@ -407,7 +445,7 @@ tg__block_free(void *p)
 		tg__free(h);
 		return;
 	}
-	pthread_mutex_lock(&lock);
+	blocks_lock();
 	POISON(p, s->cls - sizeof(block_head));
 	was_full = is_full(s);
 	h->u.next = s->free;
@@ -468,7 +506,7 @@ tg__blocks_drain(void)
 	slab *all;
 	size_t bytes;
 
-	pthread_mutex_lock(&lock);
+	blocks_lock();
 	bytes = n_empty * SLAB_SIZE;
 	all = empty_top;
 	empty_top = empty_bottom = NULL;
@@ -483,7 +521,7 @@ tg__blocks_drain(void)
 void
 tg__blocks_set_clock(int64_t (*now)(void))
 {
-	pthread_mutex_lock(&lock);
+	blocks_lock();
 	clock_fn = now != NULL ? now : tg_now_ns;
 	period_start = clock_fn();
 	pthread_mutex_unlock(&lock);
@@ -498,7 +536,7 @@ tg_trim_memory(void)
 void
 tg__blocks_stats(tg__blocks_stats_t *st)
 {
-	pthread_mutex_lock(&lock);
+	blocks_lock();
 	st->slabs = n_slabs;
 	st->empty_slabs = n_empty;
 	st->blocks_out = n_out;

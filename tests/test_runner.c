@@ -601,6 +601,107 @@ test_runner_stack_size_minimum_runs_nested_groups(void **state)
 	assert_int_equal(tg_runner_destroy(r), TG_OK);
 }
 
+/* ------------------------------------------------------------------ */
+/* fork()                                                               */
+
+#if defined(__SANITIZE_THREAD__)
+#define TEST_NO_FORK 1 /* TSan does not follow a multi-threaded fork */
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TEST_NO_FORK 1
+#endif
+#endif
+
+#ifndef TEST_NO_FORK
+#include <signal.h>
+#include <sys/wait.h>
+
+#define FORKS 1000
+
+static TG_ATOMIC(uint32_t) churn_stop;
+
+/* Errors made and freed on the workers, as fast as they go: the error
+ * path's blocks are taken and given back under the library's lock. */
+static tg_error *
+churn_child(void *arg)
+{
+	(void)arg;
+	return TG_RAISE(&tg_ValueError, "churn");
+}
+
+static tg_error *
+churn_root(void *arg)
+{
+	tg_group g;
+	int i;
+
+	(void)arg;
+	if (tg_group_init(&g, &(tg_group_options){
+				      .policy = TG_POLICY_COLLECT_ALL }) != TG_OK)
+		return TG_RAISE(&tg_RuntimeError, "init");
+	for (i = 0; i < 64; i++)
+		if (tg_spawn(&g, churn_child, NULL) != TG_OK)
+			break;
+	return tg_group_join(&g, NULL);
+}
+
+static void *
+churn_thread(void *arg)
+{
+	tg_runner *r = arg;
+
+	while (tg_atomic_load_seqcst_u32(&churn_stop) == 0)
+		tg_error_decref(tg_runner_run(r, churn_root, NULL));
+	return NULL;
+}
+
+/* In the child: a new pool, errors made and freed on its workers. */
+static int
+child_runs_a_new_pool(void)
+{
+	tg_error *err;
+	size_t leaves;
+
+	alarm(5); /* a deadlock ends the child, and the parent sees it */
+	err = tg_run(churn_root, NULL);
+	leaves = tg_error_leaf_count(err);
+	tg_error_decref(err);
+	return leaves == 64 ? 0 : 1;
+}
+
+static void
+test_runner_fork_child_can_start_a_new_runner(void **state)
+{
+	pthread_t churner;
+	tg_runner *r;
+	int i, status;
+
+	(void)state;
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
+						      .threads = 2 }),
+			 TG_OK);
+	tg_atomic_store_release_u32(&churn_stop, 0);
+	assert_int_equal(pthread_create(&churner, NULL, churn_thread, r), 0);
+	for (i = 0; i < FORKS; i++) {
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(child_runs_a_new_pool());
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail_msg("fork %d: the child %s %d", i,
+				 WIFSIGNALED(status) ? "died of signal"
+						     : "exited with",
+				 WIFSIGNALED(status) ? WTERMSIG(status)
+						     : WEXITSTATUS(status));
+	}
+	tg_atomic_store_release_u32(&churn_stop, 1);
+	assert_int_equal(pthread_join(churner, NULL), 0);
+	assert_int_equal(tg_runner_destroy(r), TG_OK);
+}
+#endif /* !TEST_NO_FORK */
+
 static void
 test_runner_status_strings(void **state)
 {
@@ -628,6 +729,9 @@ main(void)
 		cmocka_unit_test(test_runner_run_returns_the_root_error),
 		cmocka_unit_test(test_runner_stack_size_is_given_to_the_workers),
 		cmocka_unit_test(test_runner_stack_size_minimum_runs_nested_groups),
+#ifndef TEST_NO_FORK
+		cmocka_unit_test(test_runner_fork_child_can_start_a_new_runner),
+#endif
 		cmocka_unit_test(test_runner_status_strings),
 	};
 

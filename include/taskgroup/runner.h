@@ -97,6 +97,16 @@ TG_API tg_error *(tg_runner_run)(tg_runner *r, tg_task_fn fn, void *arg);
  */
 TG_API int tg_runner_destroy(tg_runner *r);
 
+/*
+ * fork(): the child has only the thread that called fork, so a runner made
+ * before the fork has no workers there: the child must not use or destroy
+ * it (its memory stays, unfreed).  The child may create new runners, run
+ * them and make errors: the library takes its one lock around the fork
+ * (pthread_atfork), so it is never left held.  A fork from inside a task
+ * leaves the child inside that task with no pool; as POSIX says for
+ * multi-threaded processes, such a child should only exec or _exit.
+ */
+
 /* Worker count of r (0 for NULL).  Thread-safe while r exists. */
 TG_API int tg_runner_threads(const tg_runner *r);
 
