@@ -237,16 +237,16 @@ init_slow(tg_group *g, const tg_group_options *opts)
  * scope's memo is the same "not cancelled" at this epoch).  Anything
  * else: init_slow.
  */
-int
+TG__HOT_ALIGN int
 tg_group_init(tg_group *g, const tg_group_options *opts)
 {
-	tg__worker *w = tg__self();
+	/* tg__no_worker on other threads: no current task, so init_slow. */
+	tg__worker *w = tg__self_or_none();
 	tg__frame *cur;
 	tg__gcore *gc, *scope;
 	uint64_t epoch;
 
-	if (__builtin_expect(g == NULL, 0) || __builtin_expect(opts != NULL, 0) ||
-	    __builtin_expect(w == NULL, 0))
+	if (__builtin_expect(g == NULL, 0) || __builtin_expect(opts != NULL, 0))
 		return init_slow(g, opts);
 	cur = w->current;
 	gc = w->free_cores;
@@ -572,14 +572,15 @@ spawn_slow(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
  * thief asked this worker for work, and the running task's scope is not
  * cancelled, so neither is gc, which the task opened inside it.
  */
-int
+TG__HOT_ALIGN int
 tg_spawn_at(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
 {
-	tg__worker *w = tg__self();
+	/* tg__no_worker on other threads: its attention word is set. */
+	tg__worker *w = tg__self_or_none();
 	tg__gcore *gc;
 	tg__frame *f;
 
-	if (__builtin_expect(!handle_open(g) || fn == NULL || w == NULL, 0))
+	if (__builtin_expect(!handle_open(g) || fn == NULL, 0))
 		return spawn_slow(g, fn, arg, site);
 	gc = handle_of(g)->core;
 	if (__builtin_expect(gc->spawn_owner != w->current ||
@@ -1146,14 +1147,14 @@ join_slow(tg_group *g, tg_error *body_err)
  * to the cache as it is, already at rest.  Anything else takes the
  * general path (join_slow, join_finish_slow).
  */
-tg_error *
+TG__HOT_ALIGN tg_error *
 tg_group_join(tg_group *g, tg_error *body_err)
 {
-	tg__worker *w = tg__self();
+	/* tg__no_worker on other threads: no current task, so join_slow. */
+	tg__worker *w = tg__self_or_none();
 	tg__gcore *gc;
 
-	if (__builtin_expect(!handle_open(g) || w == NULL || body_err != NULL,
-			     0))
+	if (__builtin_expect(!handle_open(g) || body_err != NULL, 0))
 		return join_slow(g, body_err);
 	gc = handle_of(g)->core;
 	if (__builtin_expect(w->current != gc->owner || w->current->open != gc ||

@@ -20,6 +20,11 @@
 _Thread_local tg__worker *tg__tls_self
 	__attribute__((tls_model("initial-exec")));
 
+const tg__worker tg__no_worker = { .attention = 1 };
+_Thread_local tg__worker *tg__tls_fast
+	__attribute__((tls_model("initial-exec"))) =
+		(tg__worker *)&tg__no_worker;
+
 /* What tg__tls_attention points at on threads that are not workers: never
  * set, so the inline checkpoint says "not cancelled" there at once. */
 static const uint32_t no_attention;
@@ -33,9 +38,11 @@ worker_thread(void *arg)
 	tg__worker *w = arg;
 
 	tg__tls_self = w;
+	tg__tls_fast = w;
 	tg__tls_attention = &w->attention;
 	tg__worker_loop(w);
 	tg__tls_attention = &no_attention;
+	tg__tls_fast = (tg__worker *)&tg__no_worker;
 	tg__tls_self = NULL;
 	return NULL;
 }

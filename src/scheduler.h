@@ -196,6 +196,10 @@ typedef struct tg__worker {
 /* Slow paths: kept out of line so the fast paths around them stay small
  * (fewer saved registers). */
 #define TG__COLD __attribute__((noinline, cold))
+/* The fast paths of init, spawn and join start on a cache line of their
+ * own, so that where the linker happens to put them (which moves with
+ * every change elsewhere) does not move their timing. */
+#define TG__HOT_ALIGN __attribute__((aligned(64)))
 
 /* Slow paths of the inline helpers below (worker.c). */
 TG__COLD tg__frame *tg__frame_alloc_slow(tg__worker *w);
@@ -260,6 +264,23 @@ static inline tg__worker *
 tg__self(void)
 {
 	return tg__tls_self;
+}
+
+/* A worker at rest that no thread is: no running task, no cached frame or
+ * core, no room on its deque, its attention word set.  Every fast path
+ * that reads it takes its slow path, which then finds tg__self() NULL.
+ * Never written (it is const: a write would fault). */
+extern const tg__worker tg__no_worker;
+/* The worker the calling thread is, or tg__no_worker on threads that are
+ * not workers: the fast paths of init, spawn and join read this, so they
+ * need no NULL check (pool.c defines it; initial-exec as tg__tls_self). */
+extern _Thread_local tg__worker *tg__tls_fast
+	__attribute__((tls_model("initial-exec")));
+
+static inline tg__worker *
+tg__self_or_none(void)
+{
+	return tg__tls_fast;
 }
 
 /* pool.c */
