@@ -156,7 +156,8 @@ tg__deque_has_room(const tg__deque *d)
 	return d->bottom < d->push_end;
 }
 
-/* Owner only: push when tg__deque_has_room said so. */
+/* Owner only: push when tg__deque_has_room said so.  item is never NULL
+ * (NULL is take's and steal's "nothing"). */
 static inline void
 tg__deque_push_room(tg__deque *d, void *item)
 {
@@ -170,7 +171,7 @@ tg__deque_push_room(tg__deque *d, void *item)
 
 /* Owner only.  Returns false if the item could not be queued: queue_max
  * items are already queued, or the buffer was full and could not grow
- * (out of memory). */
+ * (out of memory).  item is never NULL. */
 static inline bool
 tg__deque_push(tg__deque *d, void *item)
 {
@@ -189,10 +190,18 @@ tg__deque_take(tg__deque *d)
 
 	if (__builtin_expect(b >= d->split_owner, 1)) {
 		/* Private: no thief can claim an index at or above split. */
+		void *item;
+
 		d->bottom = b;
 		/* relaxed: the owner wrote this slot itself. */
-		return tg_atomic_load_relaxed_ptr(
+		item = tg_atomic_load_relaxed_ptr(
 			&d->buf_owner->slot[b & d->buf_owner->mask]);
+		/* Pushed items are never NULL: telling the compiler lets a
+		 * caller's NULL check fold away on this, the common, path
+		 * (UBSan reports it if it were ever reached). */
+		if (item == NULL)
+			__builtin_unreachable();
+		return item;
 	}
 	if (d->split_owner <= d->top_floor)
 		return NULL; /* top >= top_floor >= split: surely empty */
