@@ -252,7 +252,8 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	gc = w->free_cores;
 	if (__builtin_expect(cur == NULL || gc == NULL, 0))
 		return init_slow(g, opts);
-	/* tg__current_scope: most groups are their task's first. */
+	/* tg__current_scope: most groups are their task's first.  Never
+	 * NULL: every task has a group (a root: its run's root scope). */
 	scope = __builtin_expect(cur->open == NULL, 1) ? cur->group : cur->open;
 	/* acquire / relaxed: as in tg__scope_cancelled; the epoch first, as
 	 * in init_slow.  Not the attention word (tg__attention), as spawn
@@ -260,8 +261,7 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	 * and a canceller sets the word only after bumping the epoch, so a
 	 * clear word read with a new epoch proves nothing about it. */
 	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
-	if (__builtin_expect(scope == NULL, 0) ||
-	    __builtin_expect(tg_atomic_load_relaxed_u64(&scope->memo) !=
+	if (__builtin_expect(tg_atomic_load_relaxed_u64(&scope->memo) !=
 				     epoch << 1,
 			     0))
 		return init_slow(g, opts);

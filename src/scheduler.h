@@ -37,7 +37,9 @@ struct tg__pool;
 typedef struct tg__frame {
 	tg_task_fn fn;
 	void *arg;
-	struct tg__gcore *group; /* its group; a root's: its run's root scope */
+	struct tg__gcore *group; /* its group; a root's: its run's root scope
+				  * (so never NULL: every task has a
+				  * cancellation scope) */
 	struct tg__run *run;     /* roots only: the waiting run; else NULL */
 	uint64_t key;            /* spawn order within the group */
 	/* Process-unique task id; 0 until first asked for (tg__frame_id),
@@ -470,8 +472,8 @@ tg__attention(tg__worker *w)
  * word untouched, when w runs no task.  What tg_cancelled does. */
 TG__COLD bool tg__attend(tg__worker *w);
 /* The cancellation scope of the code w is running: the innermost group
- * its task has open, else the group the task belongs to (NULL for a root
- * task outside any group, and outside tasks). */
+ * its task has open, else the group the task belongs to (a root's: its
+ * run's root scope); NULL only when w runs no task. */
 static inline tg__gcore *
 tg__current_scope(const tg__worker *w)
 {
