@@ -198,9 +198,12 @@ tg__deque_take(tg__deque *d)
 			&d->buf_owner->slot[b & d->buf_owner->mask]);
 		/* Pushed items are never NULL: telling the compiler lets a
 		 * caller's NULL check fold away on this, the common, path
-		 * (UBSan reports it if it were ever reached). */
+		 * (UBSan reports it if it were ever reached).  Unoptimised
+		 * builds (coverage) would only keep a branch never taken. */
+#ifdef __OPTIMIZE__
 		if (item == NULL)
 			__builtin_unreachable();
+#endif
 		return item;
 	}
 	if (d->split_owner <= d->top_floor)
