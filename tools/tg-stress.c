@@ -5,7 +5,7 @@
  * (ordinary and fatal), explicit cancels (by the owner and by children),
  * nested groups under the three policies, deadlines (none, past, short,
  * far, removed, moved), concurrency limits with tg_spawn and tg_try_spawn,
- * batches spawned with tg_spawn_each,
+ * batches spawned with tg_spawn_each (named or not),
  * children spawning siblings into their parent's group, checkpoints and
  * body errors.  Trees run one at a time on pools of the requested sizes.
  *
@@ -57,6 +57,9 @@
 #define MAX_POOLS 16
 #define POOL_BLOCK 8 /* consecutive trees per pool, then the next pool */
 #define TAG_PREFIX "tg-stress task "
+/* Task names (tg_spawn_named, tg_spawn_each_named). */
+static const char NAME_ONE[] = "tg-stress";
+static const char NAME_BATCH[] = "tg-stress batch";
 #define SEQ_REMOTE UINT32_MAX
 #define NS_PER_S INT64_C(1000000000)
 #define PPM 1000000u
@@ -132,6 +135,7 @@ struct node {
 	uint32_t id, depth;
 	uint32_t seq;  /* the owner's spawn order; SEQ_REMOTE for others */
 	uint32_t next; /* children list link (id + 1) */
+	const char *name; /* what it was spawned with (NULL: no name) */
 	atomic_uint state;
 	/* The task's own (plain), read by its owner after the join. */
 	long result;
@@ -455,8 +459,10 @@ spawn_child(struct node *spawner, struct node *owner, uint64_t seed,
 	list_push(g, c);
 	if (try_spawn)
 		rc = tg_try_spawn(&g->handle, task_main, c);
-	else if (how == 0)
-		rc = tg_spawn_named(&g->handle, task_main, c, "tg-stress");
+	else if (how == 0) {
+		c->name = NAME_ONE;
+		rc = tg_spawn_named(&g->handle, task_main, c, c->name);
+	}
 	else if (how == 1)
 		rc = (tg_spawn)(&g->handle, task_main, c);
 	else
@@ -484,15 +490,24 @@ spawn_batch(struct node *spawner, struct node *owner, uint64_t seed,
 	struct group_rec *g = &owner->grp;
 	struct node *first = new_nodes(t, owner, spawner->depth + 1, seed, k);
 	uint32_t j;
+	bool named;
 	int rc;
 
 	if (first == NULL)
 		return;
+	/* Named or not by the first id's parity (the seed's random stream
+	 * stays as it was, so are the trees). */
+	named = (first->id & 1) != 0;
+
 	for (j = 0; j < k; j++) {
 		first[j].seq = spawner == owner ? g->next_seq++ : SEQ_REMOTE;
+		first[j].name = named ? NAME_BATCH : NULL;
 		list_push(g, &first[j]);
 	}
-	rc = tg_spawn_each(&g->handle, task_main, first, k, sizeof(*first));
+	rc = named ? tg_spawn_each_named(&g->handle, task_main, first, k,
+					 sizeof(*first), NAME_BATCH)
+		   : tg_spawn_each(&g->handle, task_main, first, k,
+				   sizeof(*first));
 	if (rc == TG_OK) {
 		if (must_refuse)
 			violation(t, "cancel-downwards",
@@ -1144,6 +1159,15 @@ task_start(struct node *n, bool cancelled)
 	if (cancelled) {
 		atomic_fetch_add_explicit(&t->slips, 1, memory_order_relaxed);
 		saw_cancel(n, owner_of_scope(n), "at its first line");
+	}
+	{
+		tg_task_info info = { 0 };
+
+		if (tg_current_task(&info) != TG_OK || info.name != n->name)
+			violation(t, "api", "task %u runs as \"%s\", spawned "
+				  "as \"%s\"", n->id,
+				  info.name != NULL ? info.name : "(none)",
+				  n->name != NULL ? n->name : "(none)");
 	}
 	if (n->parent != NULL && n->parent->grp.limit > 0) {
 		int a = atomic_fetch_add(&n->parent->grp.active, 1) + 1;
