@@ -654,6 +654,8 @@ churn_thread(void *arg)
 {
 	tg_runner *r = arg;
 
+	/* seq_cst: a flag only (pairs with the release stores in the
+	 * test; the thread is joined before anything it wrote is read). */
 	while (tg_atomic_load_seqcst_u32(&churn_stop) == 0)
 		tg_error_decref(tg_runner_run(r, churn_root, NULL));
 	return NULL;
@@ -684,6 +686,7 @@ test_runner_fork_child_can_start_a_new_runner(void **state)
 	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
 						      .threads = 2 }),
 			 TG_OK);
+	/* release: before the churner starts (pthread_create orders it too). */
 	tg_atomic_store_release_u32(&churn_stop, 0);
 	assert_int_equal(pthread_create(&churner, NULL, churn_thread, r), 0);
 	for (i = 0; i < FORKS; i++) {
@@ -700,6 +703,7 @@ test_runner_fork_child_can_start_a_new_runner(void **state)
 				 WIFSIGNALED(status) ? WTERMSIG(status)
 						     : WEXITSTATUS(status));
 	}
+	/* release: pairs with the churner's load; it stops after its run. */
 	tg_atomic_store_release_u32(&churn_stop, 1);
 	assert_int_equal(pthread_join(churner, NULL), 0);
 	assert_int_equal(tg_runner_destroy(r), TG_OK);

@@ -137,9 +137,10 @@ TG_API int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg);
  *     splits its half in turn).  A batch of any size costs a few blocks
  *     (one per call and one per split, never one per child, taken from
  *     the worker's cache of ended ranges once warm, so steady calls on
- *     one worker allocate nothing) and spreads over the pool.  As with tg_spawn, a child that waits for a sibling
- *     without joining must checkpoint (tg_cancelled) for the siblings
- *     behind it to be handed to other workers.
+ *     one worker allocate nothing) and spreads over the pool.  As with
+ *     tg_spawn, a child that waits for a sibling without joining must
+ *     checkpoint (tg_cancelled) for the siblings behind it to be handed
+ *     to other workers.
  * In a group with a limit or the first-success policy the children are
  * spawned one by one (a task frame each, all allocated before the first
  * is queued).
