@@ -1,7 +1,7 @@
 /*
  * park.h - blocking a thread until "something changed" (an event count),
  * on Concurrency Kit's ck_ec with the platform's wait/wake operations from
- * futex.c (futex on Linux, a condition variable elsewhere).  Internal.
+ * platform.c (futex on Linux, a condition variable elsewhere).  Internal.
  *
  * Protocol (no lost wake-up): a waiter
  *     v = tg__park_prepare(p);      // snapshot, and count itself a sleeper
@@ -41,7 +41,7 @@ void tg__park_wake(tg__park *p);
 /* Wakes every parked thread unconditionally (shutdown). */
 void tg__park_wake_all(tg__park *p);
 
-/* The platform's ck_ec operations (futex.c). */
+/* The platform's ck_ec operations (platform.c). */
 extern const struct ck_ec_ops tg__ec_ops;
 
 #endif /* TG_PARK_H */

@@ -3,7 +3,6 @@
  * for root tasks, and the thread-local "which worker am I".
  */
 #include <pthread.h>
-#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +12,7 @@
 #include "alloc.h"
 #include "taskgroup/cancel.h"
 
+#include "platform.h"
 #include "scheduler.h"
 
 /* Initial deque capacity (grows on demand). */
@@ -96,35 +96,6 @@ worker_free(tg__worker *w)
 	}
 	tg__deque_destroy(&w->dq);
 	tg__free(w->raw);
-}
-
-static void
-pin_thread(pthread_t thread, int index)
-{
-#if defined(__linux__)
-	cpu_set_t allowed, one;
-	int count, cpu, seen = 0;
-
-	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
-		return;
-	count = CPU_COUNT(&allowed);
-	if (count <= 0)
-		return;
-	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		if (!CPU_ISSET(cpu, &allowed))
-			continue;
-		if (seen++ == index % count) {
-			CPU_ZERO(&one);
-			CPU_SET(cpu, &one);
-			/* Best effort: pinning is an optimisation. */
-			(void)pthread_setaffinity_np(thread, sizeof(one), &one);
-			return;
-		}
-	}
-#else
-	(void)thread;
-	(void)index;
-#endif
 }
 
 static void
@@ -218,7 +189,7 @@ tg__pool_create(tg__pool **out, int nworkers, bool pin, size_t stack_size)
 		}
 		w->started = true;
 		if (pin)
-			pin_thread(w->thread, i);
+			tg__pin_thread(w->thread, i);
 	}
 	pthread_attr_destroy(&attr);
 	*out = pool;

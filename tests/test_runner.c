@@ -653,11 +653,18 @@ static void *
 churn_thread(void *arg)
 {
 	tg_runner *r = arg;
+	unsigned n = 0;
 
 	/* seq_cst: a flag only (pairs with the release stores in the
 	 * test; the thread is joined before anything it wrote is read). */
-	while (tg_atomic_load_seqcst_u32(&churn_stop) == 0)
+	while (tg_atomic_load_seqcst_u32(&churn_stop) == 0) {
 		tg_error_decref(tg_runner_run(r, churn_root, NULL));
+		/* Now and then a pause, in which the workers park: forks
+		 * then also find threads parked (the portable platform
+		 * file's condition variable, src/platform.c). */
+		if (++n % 2 == 0)
+			usleep(50);
+	}
 	return NULL;
 }
 

@@ -40,8 +40,9 @@ typedef struct tg_runner_config {
 	 * context.  A second SIGINT restores the default action and re-raises
 	 * it (the process ends, as Python's second Ctrl-C does).  The previous
 	 * action is restored when the run returns.  Elsewhere (another
-	 * thread, a handler already installed, runs started from tasks) this
-	 * flag does nothing. */
+	 * thread, a handler already installed, runs started from tasks, and
+	 * systems other than Linux, where the library cannot tell the main
+	 * thread) this flag does nothing. */
 	bool handle_sigint;
 	/* Stack size of each worker thread, in bytes (rounded up to whole
 	 * pages); 0 = the platform's default for new threads (with glibc:

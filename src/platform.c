@@ -1,8 +1,10 @@
 /*
- * futex.c - the platform file: ck_ec's gettime / wait / wake for parking,
- * and the few other platform facts the library needs (platform.h).
- * Linux uses futex(2) directly; elsewhere one process-wide mutex and
- * condition variable stand in (correct, slower: every wake broadcasts).
+ * platform.c - the platform file, the only one with Linux-only code:
+ * ck_ec's gettime / wait / wake for parking, and the few other platform
+ * facts the library needs (platform.h).  Linux uses futex(2), gettid and
+ * CPU affinity directly; elsewhere (or with TG_PORTABLE_PLATFORM) one
+ * process-wide mutex and condition variable stand in for the futex
+ * (correct, slower: every wake broadcasts) and threads are not pinned.
  */
 #include <errno.h>
 #include <limits.h>
@@ -19,8 +21,9 @@ ec_gettime(const struct ck_ec_ops *ops, struct timespec *out)
 	return clock_gettime(CLOCK_MONOTONIC, out);
 }
 
-#if defined(__linux__)
+#if defined(__linux__) && !defined(TG_PORTABLE_PLATFORM)
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -50,13 +53,89 @@ tg__is_main_thread(void)
 	return syscall(SYS_gettid) == getpid();
 }
 
+const bool tg__main_thread_known = true;
+
 /* A futex wake is a plain system call. */
 const bool tg__wake_signal_safe = true;
+
+void
+tg__pin_thread(pthread_t thread, int index)
+{
+	cpu_set_t allowed, one;
+	int count, cpu, seen = 0;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+		return;
+	count = CPU_COUNT(&allowed);
+	if (count <= 0)
+		return;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed))
+			continue;
+		if (seen++ == index % count) {
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			/* Best effort: pinning is an optimisation. */
+			(void)pthread_setaffinity_np(thread, sizeof(one), &one);
+			return;
+		}
+	}
+}
 
 #else /* portable fallback */
 
 static pthread_mutex_t fallback_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t fallback_cond = PTHREAD_COND_INITIALIZER;
+static pthread_once_t fork_handlers_once = PTHREAD_ONCE_INIT;
+
+/*
+ * fork(): the child has only the forking thread, yet it may start a new
+ * runner, whose workers park and wake here.  Two things of the parent's
+ * threads would be left behind in it: the mutex, if one of them held it
+ * at the fork, and the waiters parked in the condition variable, which
+ * the child's copy still counts.  Either can hang the child's first
+ * park or wake (seen: 1 child in about 1,500 with a busy parent pool).
+ * So the handlers take the mutex around the fork, and the child starts
+ * from a fresh condition variable: no thread of the child can be using
+ * it.  Registered at the first park or wake: before that the parent has
+ * no waiter to leave behind.
+ */
+static void
+fork_prepare(void)
+{
+	pthread_mutex_lock(&fallback_lock);
+}
+
+static void
+fork_parent(void)
+{
+	pthread_mutex_unlock(&fallback_lock);
+}
+
+static void
+fork_child(void)
+{
+	static const pthread_cond_t fresh = PTHREAD_COND_INITIALIZER;
+
+	fallback_cond = fresh;
+	/* Its one thread is the one that took the mutex in fork_prepare. */
+	pthread_mutex_unlock(&fallback_lock);
+}
+
+static void
+fork_handlers_register(void)
+{
+	/* Without the handlers (out of memory) a fork is as unsafe as
+	 * before; nothing else depends on them. */
+	(void)pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void
+fallback_lock_take(void)
+{
+	pthread_once(&fork_handlers_once, fork_handlers_register);
+	pthread_mutex_lock(&fallback_lock);
+}
 
 /* The value check and the sleep happen under the mutex, and a waker takes
  * the mutex before broadcasting, so a wake after the check cannot be
@@ -76,7 +155,7 @@ ec_wait32(const struct ck_ec_wait_state *state, const uint32_t *addr,
 		slice.tv_sec += 1;
 		slice.tv_nsec -= 1000000000L;
 	}
-	pthread_mutex_lock(&fallback_lock);
+	fallback_lock_take();
 	/* acquire: the event count's value; the mutex orders it against the
 	 * waker's broadcast (see above). */
 	if (tg_atomic_load_acquire_u32(addr) == expected)
@@ -89,7 +168,7 @@ ec_wake32(const struct ck_ec_ops *ops, const uint32_t *addr)
 {
 	(void)ops;
 	(void)addr;
-	pthread_mutex_lock(&fallback_lock);
+	fallback_lock_take();
 	pthread_cond_broadcast(&fallback_cond);
 	pthread_mutex_unlock(&fallback_lock);
 }
@@ -100,9 +179,19 @@ tg__is_main_thread(void)
 	return false; /* no portable way: Ctrl-C handling stays off */
 }
 
+const bool tg__main_thread_known = false;
+
 /* The wake takes a mutex: not from a signal handler (parked threads
  * still wake within the 10 ms slices of ec_wait32). */
 const bool tg__wake_signal_safe = false;
+
+void
+tg__pin_thread(pthread_t thread, int index)
+{
+	/* No portable way to pin: the scheduler places the threads. */
+	(void)thread;
+	(void)index;
+}
 #endif
 
 const struct ck_ec_ops tg__ec_ops = {
