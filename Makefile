@@ -5,6 +5,8 @@
 #   make asan    the same tests under AddressSanitizer + UBSan (build-asan/)
 #   make tsan    the same tests under ThreadSanitizer, clang (build-tsan/)
 #   make debug   a debug build and its tests (build-debug/)
+#   make portable  release build and tests with src/platform.c's portable
+#                fallback instead of the Linux code (build-portable/)
 #   make coverage  gcc --coverage -O0 build, every test, gcovr report of src/
 #                (build-cov/; HTML per function in build-cov/coverage/)
 #   make fuzz    libFuzzer targets in fuzz/ (clang, ASan+UBSan, build-fuzz/):
@@ -43,7 +45,7 @@ DEMO_BIN := build/docs/examples/count_lines
 DEMO_DATA := docs/examples/data
 DEMO_FILES := rot13.txt poem.txt tasks.txt empty_file.txt not_utf8.txt wrong_name.txt
 
-.PHONY: all demo check asan tsan debug build clean deps deps-tsan \
+.PHONY: all demo check asan tsan debug portable build clean deps deps-tsan \
 	coverage deps-coverage fuzz fuzz-build deps-fuzz
 
 all: build
@@ -115,6 +117,10 @@ check: build
 debug: deps
 	$(call configure-build,debug)
 	$(CTEST) --preset debug --parallel $(JOBS)
+
+portable: deps
+	$(call configure-build,portable)
+	$(CTEST) --preset portable --parallel $(JOBS)
 
 asan: deps
 	$(call configure-build,asan)
@@ -189,4 +195,4 @@ fuzz: fuzz-build
 	done
 
 clean:
-	rm -rf build build-debug build-asan build-tsan build-clang build-cov build-fuzz
+	rm -rf build build-debug build-asan build-tsan build-clang build-portable build-cov build-fuzz
