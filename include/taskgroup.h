@@ -12,6 +12,7 @@
 #include "taskgroup/group.h"
 #include "taskgroup/cancel.h"
 #include "taskgroup/runner.h"
+#include "taskgroup/blocking.h"
 #include "taskgroup/trace.h"
 
 #endif /* TASKGROUP_H */

@@ -251,11 +251,11 @@ range_body(void *arg)
 		/* relaxed: no id yet (tg__frame_id).  The last child and all
 		 * its descendants have ended, so no one else reads it now. */
 		tg_atomic_store_relaxed_u64(&child.id, 0);
-		w->current = &child;
+		tg__set_current(w, &child);
 		err = r->fn(child.arg);
 		if (__builtin_expect(child.open != NULL, 0))
 			err = tg__join_abandoned(w, &child, err);
-		w->current = self;
+		tg__set_current(w, self);
 		run.running = false;
 		if (__builtin_expect(err != NULL, 0))
 			child_failed(w, r, &child, err, &pending);

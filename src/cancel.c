@@ -56,8 +56,19 @@ tg__scope_cancelled_slow(tg__pool *pool, tg__gcore *gc, uint64_t epoch)
 void
 tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason)
 {
+	tg__scope_cancel_signal_safe(pool, gc, reason);
+	/* Tasks waiting in tg_sleep or tg_barrier_wait (wait.h).  seq_cst:
+	 * after the epoch RMW above, the load side of the store->load pair
+	 * with tg__cancel_wait_add's RMW. */
+	if (tg_atomic_load_seqcst_u32(&pool->nwaiters) != 0)
+		tg__cancel_waiters_wake(pool);
+}
+
+void
+tg__scope_cancel_signal_safe(tg__pool *pool, tg__gcore *gc, uint64_t reason)
+{
 	uint64_t old;
-	int i;
+	int i, n;
 
 	do {
 		/* acquire: if the bit is set already, the first canceller's
@@ -76,7 +87,8 @@ tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason)
 	/* Push the news down to every worker: its running task's next
 	 * checkpoint takes the slow path.  release: pairs with the exchange
 	 * in tg_cancelled, which then sees the new epoch. */
-	for (i = 0; i < pool->nworkers; i++)
+	n = tg__pool_nused(pool);
+	for (i = 0; i < n; i++)
 		tg_atomic_store_release_u32(&pool->workers[i]->attention, 1);
 }
 

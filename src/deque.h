@@ -140,6 +140,25 @@ tg__deque_share(tg__deque *d)
 }
 
 /* Owner only: true when no item is private (nothing for share). */
+/* Publishes every private item (a worker about to block: blocking.c).
+ * false when there was none.  Owner only.  The same release store as
+ * tg__deque_share, with split moved to bottom instead of half-way. */
+static inline bool
+tg__deque_share_all(tg__deque *d)
+{
+	int64_t b = d->bottom;
+
+	if (b <= d->split_owner)
+		return false;
+	d->split_owner = b;
+	/* release: publishes the slots below b and the items' contents.
+	 * Pairs with the acquire load of split in tg__deque_steal. */
+	tg_atomic_store_release_i64(&d->split, b);
+	/* relaxed: a hint. */
+	tg_atomic_store_relaxed_u32(&d->want, 0);
+	return true;
+}
+
 static inline bool
 tg__deque_private_empty(const tg__deque *d)
 {

@@ -688,6 +688,18 @@ children_pending(void *gc)
 	return !group_done(gc);
 }
 
+/* f, which the join of gc found, runs here only when it is in gc's
+ * subtree: anything else could wait for the task beneath us (a sibling
+ * of ours waiting for our group's cancellation, which needs us to
+ * return), so it goes to a worker with an empty stack (design.md,
+ * "Blocking").  stolen: as tg__find_work says. */
+static void
+run_or_hand_off(tg__worker *w, tg__frame *f, tg__gcore *gc, bool stolen)
+{
+	if (f->group == gc || tg__in_subtree(f, gc) || !tg__handoff(w, f))
+		tg__run_found(w, f, stolen);
+}
+
 /* Helps until every child of gc has finished: runs its own deque, steals
  * (leapfrog hint first), and parks only when nothing is runnable. */
 static void
@@ -695,13 +707,18 @@ wait_children_slow(tg__worker *w, tg__gcore *gc)
 {
 	unsigned polls = 0;
 
+	/* A worker that waits must not hold work others could run: the
+	 * tasks queued beneath this group (of the groups beneath us on this
+	 * stack) go public, for workers that may run them. */
+	tg__publish(w);
 	while (!group_done(gc)) {
-		/* find_work shares with a thief that asked, takes, steals. */
+		/* Shares with a thief that asked, takes above the mark,
+		 * steals along the leapfrog chain. */
 		bool stolen;
-		tg__frame *f = tg__find_work(w, false, &stolen);
+		tg__frame *f = tg__find_work_for_join(w, gc, &stolen);
 
 		if (f != NULL) {
-			tg__run_found(w, f, stolen);
+			run_or_hand_off(w, f, gc, stolen);
 			polls = 0;
 			continue;
 		}
@@ -729,7 +746,7 @@ wait_attended(tg__worker *w, tg__gcore *gc)
 		if (f->group == gc)
 			tg__run_body(w, f, gc, true, false);
 		else
-			tg__run_frame(w, f); /* another group's task */
+			run_or_hand_off(w, f, gc, false);
 		return true;
 	}
 	while (w->dq.bottom > gc->dq_mark) {
@@ -737,7 +754,7 @@ wait_attended(tg__worker *w, tg__gcore *gc)
 		if (f == NULL)
 			return false;
 		if (f->group != gc) {
-			tg__run_frame(w, f); /* another group's task */
+			run_or_hand_off(w, f, gc, false);
 		} else if (gc->hooks == 0) {
 			gc->done_local++; /* skipped: cancelled, never run */
 			tg__frame_free(w, f);
@@ -774,7 +791,7 @@ wait_queued(tg__worker *w, tg__gcore *gc, bool no_hooks)
 		if (__builtin_expect(f->group == gc, 1))
 			tg__run_body(w, f, gc, true, no_hooks);
 		else
-			tg__run_frame(w, f); /* another group's task */
+			run_or_hand_off(w, f, gc, false);
 	}
 }
 

@@ -32,8 +32,8 @@ static const uint32_t no_attention;
 _Thread_local const uint32_t *tg__tls_attention
 	__attribute__((tls_model("initial-exec"))) = &no_attention;
 
-static void *
-worker_thread(void *arg)
+void *
+tg__worker_thread(void *arg)
 {
 	tg__worker *w = arg;
 
@@ -47,8 +47,8 @@ worker_thread(void *arg)
 	return NULL;
 }
 
-static tg__worker *
-worker_new(tg__pool *pool, int index)
+tg__worker *
+tg__worker_new(tg__pool *pool, int index)
 {
 	void *raw;
 	tg__worker *w = tg__calloc_line(sizeof(*w), &raw);
@@ -101,16 +101,27 @@ worker_free(tg__worker *w)
 static void
 stop_workers(tg__pool *pool)
 {
-	int i;
+	int i, n;
 
 	/* seq_cst RMW: orders stop before the unconditional wake below: a
 	 * worker's park snapshot either predates the wake (its wait returns)
 	 * or follows it (its re-check sees stop). */
 	tg_atomic_faa_seqcst_u32(&pool->stop, 1);
 	tg__park_wake_all(&pool->park);
-	for (i = 0; i < pool->nworkers; i++)
-		if (pool->workers[i] != NULL && pool->workers[i]->started)
-			pthread_join(pool->workers[i]->thread, NULL);
+	/* No run is in progress and the detector is stopped, so no
+	 * compensator starts now; one that retires releases comp_lock
+	 * before it exits, so joining under the lock cannot wait for it. */
+	pthread_mutex_lock(&pool->comp_lock);
+	n = tg__pool_nused(pool);
+	for (i = 0; i < n; i++) {
+		tg__worker *w = pool->workers[i];
+
+		if (w != NULL && w->joinable) {
+			pthread_join(w->thread, NULL);
+			w->joinable = false;
+		}
+	}
+	pthread_mutex_unlock(&pool->comp_lock);
 }
 
 /* Thread attributes giving each worker a stack of stack_size bytes
@@ -137,10 +148,10 @@ worker_attr_init(pthread_attr_t *attr, size_t stack_size)
 }
 
 int
-tg__pool_create(tg__pool **out, int nworkers, bool pin, size_t stack_size)
+tg__pool_create(tg__pool **out, const tg__pool_config *cfg)
 {
+	int nworkers = cfg->nworkers;
 	tg__pool *pool;
-	pthread_attr_t attr;
 	void *raw;
 	int i, rc = TG_OK;
 
@@ -149,7 +160,10 @@ tg__pool_create(tg__pool **out, int nworkers, bool pin, size_t stack_size)
 		return TG_ENOMEM;
 	pool->raw = raw;
 	pool->nworkers = nworkers;
-	pool->workers = tg__calloc((size_t)nworkers, sizeof(tg__worker *));
+	pool->nslots = nworkers + cfg->max_blocking;
+	pool->starvation_ns = cfg->starvation_ns;
+	pool->linger_ns = TG__LINGER_NS;
+	pool->workers = tg__calloc((size_t)pool->nslots, sizeof(tg__worker *));
 	if (pool->workers == NULL) {
 		tg__free(pool->raw);
 		return TG_ENOMEM;
@@ -157,61 +171,94 @@ tg__pool_create(tg__pool **out, int nworkers, bool pin, size_t stack_size)
 	/* Epoch 0 never appears in a memo (0 = "no memo"). */
 	tg_atomic_store_relaxed_u64(&pool->cancel_epoch, 1);
 	tg__park_init(&pool->park);
-	if (pthread_mutex_init(&pool->inject_lock, NULL) != 0) {
+	rc = worker_attr_init(&pool->attr, cfg->stack_size);
+	if (rc != TG_OK) {
 		tg__free(pool->workers);
 		tg__free(pool->raw);
-		return TG_EAGAIN;
+		return rc;
 	}
-	if (tg__timer_init(&pool->timer) != TG_OK) {
-		pthread_mutex_destroy(&pool->inject_lock);
-		tg__free(pool->workers);
-		tg__free(pool->raw);
-		return TG_EAGAIN;
-	}
+	if (pthread_mutex_init(&pool->inject_lock, NULL) != 0)
+		goto fail_inject;
+	if (pthread_mutex_init(&pool->comp_lock, NULL) != 0)
+		goto fail_comp;
+	if (pthread_mutex_init(&pool->waiters_lock, NULL) != 0)
+		goto fail_waiters;
+	if (pthread_mutex_init(&pool->monitor_lock, NULL) != 0)
+		goto fail_monitor_lock;
+	if (pthread_cond_init(&pool->monitor_cond, NULL) != 0)
+		goto fail_monitor_cond;
+	if (tg__timer_init(&pool->timer) != TG_OK)
+		goto fail_timer;
+	/* relaxed: published to the workers by pthread_create (and destroy,
+	 * on failure, frees the slots made so far). */
+	tg_atomic_store_relaxed_u32(&pool->nused, (uint32_t)nworkers);
 	for (i = 0; i < nworkers; i++) {
-		pool->workers[i] = worker_new(pool, i);
+		pool->workers[i] = tg__worker_new(pool, i);
 		if (pool->workers[i] == NULL) {
 			rc = TG_ENOMEM;
 			goto fail;
 		}
 	}
-	rc = worker_attr_init(&attr, stack_size);
-	if (rc != TG_OK)
-		goto fail;
+	/* relaxed: published to the workers by pthread_create. */
+	tg_atomic_store_relaxed_u32(&pool->active, (uint32_t)nworkers);
 	/* pthread_create orders everything above before each worker's
 	 * first instruction. */
 	for (i = 0; i < nworkers; i++) {
 		tg__worker *w = pool->workers[i];
 
-		if (pthread_create(&w->thread, &attr, worker_thread, w) != 0) {
+		if (pthread_create(&w->thread, &pool->attr, tg__worker_thread,
+				   w) != 0) {
 			rc = TG_EAGAIN;
-			goto fail_threads;
+			goto fail;
 		}
-		w->started = true;
-		if (pin)
+		w->joinable = true;
+		if (cfg->pin)
 			tg__pin_thread(w->thread, i);
 	}
-	pthread_attr_destroy(&attr);
+	if (tg__monitor_start(pool) != TG_OK) {
+		rc = TG_EAGAIN;
+		goto fail;
+	}
 	*out = pool;
 	return TG_OK;
-fail_threads:
-	pthread_attr_destroy(&attr);
 fail:
 	tg__pool_destroy(pool);
 	return rc;
+fail_timer:
+	pthread_cond_destroy(&pool->monitor_cond);
+fail_monitor_cond:
+	pthread_mutex_destroy(&pool->monitor_lock);
+fail_monitor_lock:
+	pthread_mutex_destroy(&pool->waiters_lock);
+fail_waiters:
+	pthread_mutex_destroy(&pool->comp_lock);
+fail_comp:
+	pthread_mutex_destroy(&pool->inject_lock);
+fail_inject:
+	pthread_attr_destroy(&pool->attr);
+	tg__free(pool->workers);
+	tg__free(pool->raw);
+	return TG_EAGAIN;
 }
 
 void
 tg__pool_destroy(tg__pool *pool)
 {
-	int i;
+	int i, n;
 
+	tg__monitor_stop(pool);
 	stop_workers(pool);
 	tg__timer_destroy(&pool->timer);
-	for (i = 0; i < pool->nworkers; i++)
+	n = tg__pool_nused(pool);
+	for (i = 0; i < n; i++)
 		if (pool->workers[i] != NULL)
 			worker_free(pool->workers[i]);
 	pthread_mutex_destroy(&pool->inject_lock);
+	pthread_mutex_destroy(&pool->comp_lock);
+	pthread_mutex_destroy(&pool->waiters_lock);
+	pthread_cond_destroy(&pool->monitor_cond);
+	pthread_mutex_destroy(&pool->monitor_lock);
+	pthread_attr_destroy(&pool->attr);
 	tg__free(pool->workers);
 	tg__free(pool->raw);
 }
@@ -231,4 +278,6 @@ tg__pool_inject(tg__pool *pool, tg__frame *f)
 	tg_atomic_faa_seqcst_u64(&pool->inject_count, 1);
 	pthread_mutex_unlock(&pool->inject_lock);
 	tg__park_wake(&pool->park);
+	/* Every worker may be blocked: a root must not wait for one. */
+	tg__compensate(pool, false);
 }

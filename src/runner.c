@@ -70,7 +70,7 @@ on_sigint(int sig)
 		    tg_atomic_cas_seqcst_ptr(&sigint_run, v, SIGINT_BUSY)) {
 			struct tg__run *run = v;
 
-			tg__scope_cancel(run->pool, run->scope,
+			tg__scope_cancel_signal_safe(run->pool, run->scope,
 					 TG__CANCEL_INTERRUPT);
 			if (tg__wake_signal_safe)
 				tg__park_wake_all(&run->pool->park);
@@ -176,6 +176,7 @@ thread_count(const tg_runner_config *cfg)
 int
 tg_runner_create(tg_runner **out, const tg_runner_config *cfg)
 {
+	tg__pool_config pc;
 	tg_runner *r;
 	int n, rc;
 
@@ -183,6 +184,10 @@ tg_runner_create(tg_runner **out, const tg_runner_config *cfg)
 		return TG_EINVAL;
 	n = thread_count(cfg);
 	if (n <= 0)
+		return TG_EINVAL;
+	if (cfg != NULL && (cfg->max_blocking < -1 ||
+			    cfg->max_blocking > TG_MAX_BLOCKING ||
+			    cfg->starvation_ns < -1))
 		return TG_EINVAL;
 	if (cfg != NULL && cfg->stack_size != 0 &&
 	    cfg->stack_size < TG_STACK_SIZE_MIN)
@@ -194,8 +199,20 @@ tg_runner_create(tg_runner **out, const tg_runner_config *cfg)
 		return TG_ENOMEM;
 	}
 	r->handle_sigint = cfg != NULL && cfg->handle_sigint;
-	rc = tg__pool_create(&r->pool, n, cfg != NULL && cfg->pin_threads,
-			     cfg != NULL ? cfg->stack_size : 0);
+	pc.nworkers = n;
+	pc.pin = cfg != NULL && cfg->pin_threads;
+	pc.stack_size = cfg != NULL ? cfg->stack_size : 0;
+	pc.max_blocking = cfg != NULL && cfg->max_blocking != 0
+				  ? cfg->max_blocking
+				  : TG_MAX_BLOCKING_DEFAULT;
+	if (pc.max_blocking < 0)
+		pc.max_blocking = 0;
+	pc.starvation_ns = cfg != NULL && cfg->starvation_ns != 0
+				   ? cfg->starvation_ns
+				   : TG_STARVATION_NS_DEFAULT;
+	if (pc.starvation_ns < 0)
+		pc.starvation_ns = 0;
+	rc = tg__pool_create(&r->pool, &pc);
 	if (rc != TG_OK) {
 		tg__free(r);
 		tg__alloc_unpin();

@@ -141,9 +141,11 @@ typedef struct tg__worker {
 	tg__deque dq;
 	struct tg__pool *pool;
 	int index;
-	/* Running task (owner only).  Its cancellation scope is derived:
-	 * tg__current_scope(). */
-	tg__frame *current;
+	/* Running task.  Its cancellation scope is derived:
+	 * tg__current_scope().  Written only by the owner, always with
+	 * tg__set_current (a relaxed store: the starvation detector reads
+	 * it from its own thread, blocking.c); the owner reads it plainly. */
+	TG_ATOMIC(tg__frame *) current;
 	/* Index of the worker that last stole from us (leapfrog hint);
 	 * written by thieves. */
 	TG_ATOMIC(uint32_t) last_thief;
@@ -179,10 +181,30 @@ typedef struct tg__worker {
 	 * how many (at most TG__RANGES_CACHED).  Owner only. */
 	struct tg__range *free_ranges;
 	unsigned free_ranges_n;
+	/* Blocking regions (blocking.c), owner only: how many are open on
+	 * this thread's running task stack. */
+	unsigned blocking_depth;
+	/* The starvation detector's view (its thread only): w->current at
+	 * its last look, and for how many looks in a row it was the same. */
+	void *seen_current;
+	unsigned seen_same;
+	/* Compensating workers (index >= pool->nworkers), under the pool's
+	 * comp_lock: the slot holds a live thread (RUNNING) or none (FREE,
+	 * possibly an exited thread still to be joined: joinable). */
+	unsigned slot_state;
 	pthread_t thread;
-	bool started;
+	bool joinable; /* a thread was created and not joined yet */
 	void *raw; /* allocation base (the struct is cache-line aligned) */
 } tg__worker;
+
+/* The running task of w becomes f (owner only).  relaxed: the starvation
+ * detector only compares successive values (blocking.c); the owner's own
+ * plain reads see its own stores. */
+static inline void
+tg__set_current(tg__worker *w, tg__frame *f)
+{
+	tg_atomic_store_relaxed_ptr((void **)&w->current, f);
+}
 
 /* Tasks a worker's deque queues at most (pool.c sets it): a spawn that
  * finds the queue full makes room or runs its child (group.c,
@@ -241,8 +263,15 @@ uint64_t tg__frame_id(tg__frame *f);
 /* Pool                                                                 */
 
 typedef struct tg__pool {
+	/* The pool's parallelism: workers 0 .. nworkers - 1 live as long as
+	 * the pool.  Compensating workers (blocking.c) take slots nworkers ..
+	 * nslots - 1, made on first use; nused says how many slots exist
+	 * (release when one is added, so a reader of nused sees the slot's
+	 * worker): whoever scans workers scans [0, nused). */
 	int nworkers;
+	int nslots;
 	tg__worker **workers;
+	TG_ATOMIC(uint32_t) nused;
 	/* Bumped (after the cancel bits are set) whenever a group of the pool
 	 * is cancelled; checkpoints compare it with their cache. */
 	_Alignas(64) TG_ATOMIC(uint64_t) cancel_epoch;
@@ -253,6 +282,31 @@ typedef struct tg__pool {
 	pthread_mutex_t inject_lock;
 	tg__frame *inject_head, *inject_tail; /* under inject_lock */
 	TG_ATOMIC(uint64_t) inject_count;     /* hint for lock-free checks */
+	/* Blocking (blocking.c).  active: worker threads running (not
+	 * retired); blocked: workers inside a blocking region; idle: workers
+	 * in the top-level idle loop (a task handed off finds a taker). */
+	_Alignas(64) TG_ATOMIC(uint32_t) active;
+	TG_ATOMIC(uint32_t) blocked;
+	TG_ATOMIC(uint32_t) idle;
+	/* Counters for tests and benchmarks (relaxed, slow paths only):
+	 * compensating threads started, and frames a join claimed but could
+	 * not run (not in its group's subtree) and handed off. */
+	TG_ATOMIC(uint64_t) stat_compensations;
+	TG_ATOMIC(uint64_t) stat_handoffs;
+	pthread_mutex_t comp_lock; /* starting and retiring compensators */
+	pthread_attr_t attr;       /* for every worker thread */
+	int64_t linger_ns;         /* a surplus compensator parks this long */
+	int64_t starvation_ns;     /* the detector's bound; 0: off */
+	/* Waiters that a cancellation must wake (wait.h), and how many. */
+	pthread_mutex_t waiters_lock;
+	struct tg__cancel_waiter *waiters;
+	TG_ATOMIC(uint32_t) nwaiters;
+	/* The starvation detector's thread (blocking.c). */
+	pthread_t monitor;
+	bool monitor_started;
+	pthread_mutex_t monitor_lock;
+	pthread_cond_t monitor_cond; /* signalled at destroy */
+	bool monitor_stop;           /* under monitor_lock */
 	void *raw; /* allocation base (the struct is cache-line aligned) */
 } tg__pool;
 
@@ -285,12 +339,30 @@ tg__self_or_none(void)
 	return tg__tls_fast;
 }
 
+/* How many worker slots exist now ([0, n) of pool->workers).  acquire:
+ * pairs with the release store that added the last one (blocking.c), so
+ * its worker is visible. */
+static inline int
+tg__pool_nused(tg__pool *pool)
+{
+	return (int)tg_atomic_load_acquire_u32(&pool->nused);
+}
+
 /* pool.c */
-/* stack_size: of each worker thread, in bytes; 0 = the platform's
- * default.  TG_EINVAL when it cannot be rounded up to whole pages or the
- * platform refuses it. */
-int tg__pool_create(tg__pool **out, int nworkers, bool pin,
-		    size_t stack_size);
+typedef struct tg__pool_config {
+	int nworkers;
+	bool pin;
+	size_t stack_size;    /* of each worker thread; 0: the default */
+	int max_blocking;     /* compensating workers at most */
+	int64_t starvation_ns; /* the detector's bound; 0: off */
+} tg__pool_config;
+/* TG_EINVAL when the stack size cannot be rounded up to whole pages or
+ * the platform refuses it. */
+int tg__pool_create(tg__pool **out, const tg__pool_config *cfg);
+/* A new worker struct for slot index (not started), or NULL. */
+tg__worker *tg__worker_new(tg__pool *pool, int index);
+/* pool.c: the thread body of every worker. */
+void *tg__worker_thread(void *arg);
 void tg__pool_destroy(tg__pool *pool);
 void tg__pool_inject(tg__pool *pool, tg__frame *f);
 
@@ -308,6 +380,15 @@ void tg__run_frame(tg__worker *w, tg__frame *f);
  * Joiners pass take_roots = false.  *stolen says whether the frame came
  * from another worker's deque.  Run what it returns with tg__run_found. */
 tg__frame *tg__find_work(tg__worker *w, bool take_roots, bool *stolen);
+/* tg__find_work for the join of gc by w's running task (isolation,
+ * design.md "Blocking"): w's own queue above gc's mark, then stealing
+ * along the leapfrog chain (whoever last stole from us, from them, ...;
+ * TG__LEAPFROG_HOPS at most), never random victims and never roots.  The
+ * caller runs what it returns only when it is in gc's subtree
+ * (tg__in_subtree) and hands it off otherwise. */
+tg__frame *tg__find_work_for_join(tg__worker *w, const tg__gcore *gc,
+				  bool *stolen);
+#define TG__LEAPFROG_HOPS 4
 /* Runs a frame tg__find_work returned (tg__run_frame, timing it when it
  * was stolen: see "Tiny steals" in worker.c). */
 void tg__run_found(tg__worker *w, tg__frame *f, bool stolen);
@@ -323,6 +404,10 @@ void tg__run_found(tg__worker *w, tg__frame *f, bool stolen);
 void tg__steal_account(tg__worker *w, int64_t ran_ns, int64_t now);
 /* True if any deque or the injection queue holds work (park re-check). */
 bool tg__pool_has_work(tg__pool *pool, bool roots);
+/* A compensating worker with nothing to run while the pool has more
+ * workers outside blocking regions than its parallelism parks this long
+ * before it exits (blocking.c): the next blocking call nearby finds it. */
+#define TG__LINGER_NS 50000000
 /* Spin budget before parking, in polls. */
 #define TG__SPIN_POLLS 2048
 /* One idle step of a worker that found nothing to run: a spin poll, or,
@@ -446,7 +531,14 @@ tg__scope_surely_live(tg__pool *pool, tg__gcore *gc)
 
 	return tg_atomic_load_relaxed_u64(&gc->memo) == epoch << 1;
 }
+/* Cancels gc for reason: its bits, the epoch, every worker's attention
+ * word, and a broadcast to the waiters of wait.h (which takes locks). */
 void tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason);
+/* The same without the waiters' broadcast, for a signal handler: the
+ * starvation detector's thread broadcasts when it sees the epoch move
+ * (blocking.c). */
+void tg__scope_cancel_signal_safe(tg__pool *pool, tg__gcore *gc,
+				  uint64_t reason);
 
 /* Is w's attention word set?  While it is clear, no thief has asked w for
  * work since w last answered, and the scope of w's running task is not
@@ -507,14 +599,14 @@ tg__run_body(tg__worker *w, tg__frame *f, tg__gcore *gc, bool in_join,
 
 	if (!in_join)
 		saved = w->current;
-	w->current = f;
+	tg__set_current(w, f);
 	err = f->fn(f->arg);
 	if (__builtin_expect(f->open != NULL, 0))
 		err = tg__join_abandoned(w, f, err);
 	/* In a join the task to resume is gc's owner (every join checks
 	 * that it runs it): read back, so that nothing is kept across the
 	 * call. */
-	w->current = in_join ? gc->owner : saved;
+	tg__set_current(w, in_join ? gc->owner : saved);
 	/* A checkpoint of f may have cleared the attention word after
 	 * finding f's scope not cancelled.  That verdict holds for the
 	 * resumed task only if its scope is f's group (or encloses it, which
@@ -534,6 +626,37 @@ tg__run_body(tg__worker *w, tg__frame *f, tg__gcore *gc, bool in_join,
 	}
 	tg__finish_frame(w, f, err, true);
 }
+
+/* blocking.c */
+/* Starts the starvation detector (pool create); TG_OK or TG_EAGAIN. */
+int tg__monitor_start(tg__pool *pool);
+/* Stops and joins it (pool destroy, before the workers stop). */
+void tg__monitor_stop(tg__pool *pool);
+/* If fewer than nworkers workers are outside blocking regions (or
+ * always: force) and the pool holds work a new worker could take, starts
+ * a compensating worker, within the bound.  Whether one started.  Any
+ * thread. */
+bool tg__compensate(tg__pool *pool, bool force);
+/* A compensating worker w found nothing to run: true when it should
+ * exit now (a surplus that lingered long enough; it has been counted out
+ * and its slot freed).  *idle_since: when it became a surplus (0: not
+ * one), kept by the caller between calls. */
+bool tg__compensator_retire(tg__worker *w, int64_t *idle_since);
+/* Wakes every registered cancel waiter (wait.h) after a cancellation. */
+void tg__cancel_waiters_wake(tg__pool *pool);
+/* w's queued work goes to the pool (its private items become public;
+ * a running batch gives half of what it has not started), and parked
+ * workers are woken.  Owner only. */
+void tg__publish(tg__worker *w);
+/* A join found f, not in the subtree of the group it waits for, where
+ * it may not run it: f goes to the injection queue for a worker with an
+ * empty stack, when one is idle or a compensator could be started for
+ * it.  false when neither (no thread, no memory, the bound): the caller
+ * then runs f itself, as the only way left to run it. */
+bool tg__handoff(tg__worker *w, tg__frame *f);
+/* Is f inside the subtree of gc (its group is gc or a scope gc
+ * encloses)?  f is claimed (queued, not run): its chain is alive. */
+bool tg__in_subtree(const tg__frame *f, const tg__gcore *gc);
 
 /* runner.c: a root task finished. */
 void tg__run_complete(struct tg__run *run, tg_error *err);

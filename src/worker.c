@@ -40,6 +40,8 @@
 #include <sched.h>
 #include <string.h>
 
+#include "taskgroup/blocking.h"
+
 #include "alloc.h"
 #include "error_internal.h"
 #include "scheduler.h"
@@ -353,7 +355,7 @@ tg__frame *
 tg__find_work(tg__worker *w, bool take_roots, bool *stolen)
 {
 	tg__pool *pool = w->pool;
-	int n = pool->nworkers;
+	int n = tg__pool_nused(pool);
 	tg__frame *f;
 	uint32_t hint;
 	int start, i;
@@ -399,16 +401,63 @@ stolen:
 bool
 tg__pool_has_work(tg__pool *pool, bool roots)
 {
-	int i;
+	int i, n;
 
 	/* seq_cst: the parking re-check (park.h) pairs with the injector's
 	 * seq_cst increment. */
 	if (roots && tg_atomic_load_seqcst_u64(&pool->inject_count) != 0)
 		return true;
-	for (i = 0; i < pool->nworkers; i++)
+	n = tg__pool_nused(pool);
+	for (i = 0; i < n; i++)
 		if (!tg__deque_looks_empty(&pool->workers[i]->dq))
 			return true;
 	return false;
+}
+
+tg__frame *
+tg__find_work_for_join(tg__worker *w, const tg__gcore *gc, bool *stolen)
+{
+	tg__pool *pool = w->pool;
+	int n = tg__pool_nused(pool);
+	tg__worker *v = w;
+	tg__frame *f;
+	int hop;
+
+	*stolen = false;
+	if (tg__deque_wanted(&w->dq))
+		tg__share_work(w);
+	/* Our own queue only above the group's mark: below it lie tasks
+	 * of the groups beneath us on this stack. */
+	if (w->dq.bottom > gc->dq_mark) {
+		f = tg__deque_take(&w->dq);
+		if (f != NULL)
+			return f;
+	}
+	if (n == 1 || steal_paused(w))
+		return NULL;
+	/* Leapfrogging: the worker that last stole from us most likely
+	 * runs our children, and its queue holds their descendants; if it
+	 * has nothing public, whoever last stole from it, and so on. */
+	for (hop = 0; hop < TG__LEAPFROG_HOPS; hop++) {
+		/* relaxed: a hint (see steal_from). */
+		uint32_t h = tg_atomic_load_relaxed_u32(&v->last_thief);
+		tg__worker *victim;
+
+		if (h >= (uint32_t)n || h == (uint32_t)w->index)
+			break;
+		victim = pool->workers[h];
+		if (tg__deque_looks_empty(&victim->dq)) {
+			ask_for_work(victim);
+		} else {
+			f = steal_from(w, victim);
+			if (f != NULL) {
+				*stolen = true;
+				return f;
+			}
+		}
+		v = victim;
+	}
+	return NULL;
 }
 
 static bool
@@ -449,7 +498,7 @@ not_stopping(void *pool)
  * until the pause ends, or earlier for a new root or shutdown (both
  * wake every sleeper). */
 static void
-sleep_out_pause(tg__worker *w)
+sleep_until(tg__worker *w, int64_t deadline_ns)
 {
 	tg__pool *pool = w->pool;
 	uint32_t snap = tg__park_prepare(&pool->park);
@@ -458,30 +507,72 @@ sleep_out_pause(tg__worker *w)
 	 * tg__pool_has_work. */
 	if (!stopping(pool) &&
 	    tg_atomic_load_seqcst_u64(&pool->inject_count) == 0)
-		tg__park_wait_until(&pool->park, snap, w->steal_resume_ns);
+		tg__park_wait_until(&pool->park, snap, deadline_ns);
 	tg__park_done(&pool->park);
+}
+
+static void
+sleep_out_pause(tg__worker *w)
+{
+	sleep_until(w, w->steal_resume_ns);
+}
+
+/* A task at the top of a worker's stack returned with blocking regions
+ * open (tg_blocking_end not called): they end with it. */
+static void
+close_blocking(tg__worker *w)
+{
+	w->blocking_depth = 1;
+	(void)tg_blocking_end();
 }
 
 void
 tg__worker_loop(tg__worker *w)
 {
 	unsigned polls = 0;
+	int64_t surplus_since = 0;
+	bool compensator = w->index >= w->pool->nworkers;
+	bool idle = false;
 
 	for (;;) {
 		bool stolen;
 		tg__frame *f = tg__find_work(w, true, &stolen);
 
 		if (f != NULL) {
+			if (idle) {
+				/* relaxed: a hint for tg__handoff. */
+				tg_atomic_faa_relaxed_u32(&w->pool->idle,
+							  (uint32_t)-1);
+				idle = false;
+			}
 			tg__run_found(w, f, stolen);
+			if (__builtin_expect(w->blocking_depth != 0, 0))
+				close_blocking(w);
 			polls = 0;
+			surplus_since = 0;
 			continue;
 		}
 		if (stopping(w->pool))
+			break;
+		if (!idle) {
+			/* relaxed: a hint for tg__handoff. */
+			tg_atomic_faa_relaxed_u32(&w->pool->idle, 1);
+			idle = true;
+		}
+		if (compensator && tg__compensator_retire(w, &surplus_since))
 			break;
 		if (steal_paused(w)) {
 			sleep_out_pause(w);
 			continue;
 		}
+		if (surplus_since != 0) {
+			/* A surplus compensator: parked until its lingering
+			 * ends, or earlier for new work. */
+			sleep_until(w, surplus_since + w->pool->linger_ns);
+			continue;
+		}
 		tg__idle(w, &polls, true, not_stopping, w->pool);
 	}
+	if (idle)
+		tg_atomic_faa_relaxed_u32(&w->pool->idle, (uint32_t)-1);
 }

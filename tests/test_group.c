@@ -17,13 +17,16 @@
 
 #include "atomic.h"
 
-static tg_runner *runner1; /* one worker: deterministic order */
+/* One worker and no compensating workers (a hand-off that would need
+ * one runs in place instead): a deterministic order. */
+static tg_runner *runner1;
 static tg_runner *runner2; /* two workers */
 
 static int
 setup(void **state)
 {
-	tg_runner_config one = { .threads = 1 }, two = { .threads = 2 };
+	tg_runner_config one = { .threads = 1, .max_blocking = -1 };
+	tg_runner_config two = { .threads = 2 };
 
 	(void)state;
 	if (tg_runner_create(&runner1, &one) != TG_OK)
@@ -356,6 +359,7 @@ struct mixed {
 			 * of its own (which sets every worker's attention
 			 * word, not the inner group's scope) */
 	int limit; /* of the inner group; 0: none */
+	bool in_place; /* no worker can take a hand-off (runner1) */
 	uint64_t outer_ran, inner_ran;
 	tg_error *inner_err, *outer_err;
 };
@@ -409,9 +413,14 @@ mixed_queue(void *arg)
 		return tg_group_join(&outer, TG_RAISE(&tg_RuntimeError,
 						      "tg_group_cancel"));
 	}
+	/* The outer children queued inside the inner group are not the
+	 * inner join's to run (they could wait for us to return: design.md,
+	 * "Blocking"): it hands them off to a worker with an empty stack,
+	 * and they run exactly once, before the outer join returns.  With
+	 * no worker to take them (runner1: one worker, no compensation) the
+	 * join runs them itself, the only way left. */
 	m->inner_err = tg_group_join(&inner, NULL);
-	/* Both outer children ran inside the inner join. */
-	if (tg_atomic_load_acquire_u64(&m->outer_ran) != 2)
+	if (m->in_place && tg_atomic_load_acquire_u64(&m->outer_ran) != 2)
 		return tg_group_join(&outer, TG_RAISE(&tg_RuntimeError,
 						      "outer children not run"));
 	m->outer_err = tg_group_join(&outer, NULL);
@@ -419,7 +428,7 @@ mixed_queue(void *arg)
 }
 
 static void
-test_group_join_runs_tasks_of_enclosing_groups_queued_inside_it(void **state)
+test_group_join_hands_off_tasks_of_enclosing_groups_queued_inside_it(void **state)
 {
 	int cancel, limit, bystander;
 
@@ -429,7 +438,8 @@ test_group_join_runs_tasks_of_enclosing_groups_queued_inside_it(void **state)
 			for (bystander = 0; bystander < 2; bystander++) {
 				struct mixed m = { .cancel_inner = cancel,
 						   .bystander = bystander,
-						   .limit = limit };
+						   .limit = limit,
+						   .in_place = true };
 
 				assert_null(tg_runner_run(runner1, mixed_queue,
 							  &m));
@@ -441,6 +451,31 @@ test_group_join_runs_tasks_of_enclosing_groups_queued_inside_it(void **state)
 			}
 		}
 	}
+}
+
+/* The same with compensation (a fresh one-worker runner): the inner join
+ * hands the outer children to a compensating worker, and every child
+ * still runs exactly once. */
+static void
+test_group_join_hand_off_runs_each_task_once(void **state)
+{
+	tg_runner *r;
+	int round;
+
+	(void)state;
+	assert_int_equal(tg_runner_create(&r, &(tg_runner_config){
+						      .threads = 1 }),
+			 TG_OK);
+	for (round = 0; round < 50; round++) {
+		struct mixed m = { .limit = round % 2 ? 8 : 0 };
+
+		assert_null(tg_runner_run(r, mixed_queue, &m));
+		assert_null(m.inner_err);
+		assert_null(m.outer_err);
+		assert_int_equal(m.outer_ran, 2);
+		assert_int_equal(m.inner_ran, 3);
+	}
+	assert_int_equal(tg_runner_destroy(r), TG_OK);
 }
 
 /* A nested group inside a child of a failing group returns a
@@ -888,7 +923,8 @@ main(void)
 		cmocka_unit_test(test_group_body_error_aborts_unstarted_children),
 		cmocka_unit_test(test_group_nested_errors_nest),
 		cmocka_unit_test(test_group_cancel_ends_without_error),
-		cmocka_unit_test(test_group_join_runs_tasks_of_enclosing_groups_queued_inside_it),
+		cmocka_unit_test(test_group_join_hands_off_tasks_of_enclosing_groups_queued_inside_it),
+		cmocka_unit_test(test_group_join_hand_off_runs_each_task_once),
 		cmocka_unit_test(test_group_cancellation_flows_to_nested_groups),
 		cmocka_unit_test(test_group_spawn_refused_while_shutting_down),
 		cmocka_unit_test(test_group_misuse_gets_defined_results),

@@ -14,6 +14,7 @@
 #define TASKGROUP_RUNNER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common.h"
 #include "error.h"
@@ -52,7 +53,26 @@ typedef struct tg_runner_config {
 	 * nesting of tasks and groups the program makes.  At least
 	 * TG_STACK_SIZE_MIN. */
 	size_t stack_size;
+	/* Compensating workers at most (taskgroup/blocking.h): extra threads
+	 * the pool may start while workers block, so that `threads` workers
+	 * keep running tasks.  0 = TG_MAX_BLOCKING_DEFAULT; -1 = none (a
+	 * blocked worker's share of the pool stays idle); at most
+	 * TG_MAX_BLOCKING. */
+	int max_blocking;
+	/* The starvation detector's bound, in nanoseconds: when every worker
+	 * has run the same task this long (blocked where the library cannot
+	 * see it: a plain read or sleep, a spin on a condition) and work
+	 * waits, the pool starts a compensating worker.  0 =
+	 * TG_STARVATION_NS_DEFAULT; -1 = off.  Costs the task path nothing:
+	 * one thread looks a few times per bound. */
+	int64_t starvation_ns;
 } tg_runner_config;
+
+/* Default and largest tg_runner_config.max_blocking. */
+#define TG_MAX_BLOCKING_DEFAULT 64
+#define TG_MAX_BLOCKING 4096
+/* Default starvation bound: 5 ms. */
+#define TG_STARVATION_NS_DEFAULT ((int64_t)5000000)
 
 /* Upper bound on threads (config or TG_THREADS). */
 #define TG_MAX_THREADS 1024
@@ -65,7 +85,9 @@ typedef struct tg_runner_config {
  * Errors: TG_EINVAL (out NULL, threads < 0 or > TG_MAX_THREADS, TG_THREADS
  * set to a non-empty value that is not a number in 1..TG_MAX_THREADS; an
  * empty TG_THREADS counts as unset; stack_size not 0 and below
- * TG_STACK_SIZE_MIN, or too large to round up to whole pages), TG_ENOMEM,
+ * TG_STACK_SIZE_MIN, or too large to round up to whole pages;
+ * max_blocking below -1 or above TG_MAX_BLOCKING; starvation_ns below
+ * -1), TG_ENOMEM,
  * TG_EAGAIN (a thread could not be created, for instance with no memory
  * for a stack of stack_size bytes; the ones started are stopped and
  * joined).
