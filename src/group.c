@@ -738,8 +738,18 @@ static TG__COLD bool
 wait_attended(tg__worker *w, tg__gcore *gc)
 {
 	tg__frame *f;
+	/* relaxed: a hint, as every read of want. */
+	bool asked = tg__deque_wanted(&w->dq);
 
 	if (!tg__attend(w)) {
+		/* A thief asked, and the child we run next may block
+		 * without a checkpoint (a read, a sleep): everything else
+		 * queued here goes public now, or idle workers would wait
+		 * for it as long as the child blocks (design.md,
+		 * "Blocking").  Only here, where a request came: the join's
+		 * fast loop never pays for it. */
+		if (asked)
+			tg__publish(w);
 		f = tg__deque_take(&w->dq);
 		if (f == NULL)
 			return false;

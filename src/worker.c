@@ -278,6 +278,17 @@ ask_for_work(tg__worker *victim)
 		tg_atomic_store_release_u32(&victim->attention, 1);
 }
 
+/* ask_for_work to every other worker. */
+static void
+ask_everyone(tg__worker *w)
+{
+	int n = tg__pool_nused(w->pool), i;
+
+	for (i = 0; i < n; i++)
+		if (w->pool->workers[i] != w)
+			ask_for_work(w->pool->workers[i]);
+}
+
 static tg__frame *
 steal_from(tg__worker *w, tg__worker *victim)
 {
@@ -480,6 +491,11 @@ tg__idle(tg__worker *w, unsigned *polls, bool roots,
 			sched_yield(); /* let an oversubscribed sibling run */
 		return;
 	}
+	/* A last request to every worker before sleeping: one whose task
+	 * runs on with private work (a child that blocks without a
+	 * checkpoint comes next) answers it at its next spawn or join step
+	 * and wakes us (design.md, "Blocking"). */
+	ask_everyone(w);
 	/* The park.h protocol: announce, re-check, then wait. */
 	snap = tg__park_prepare(&pool->park);
 	if (keep_waiting(arg) && !tg__pool_has_work(pool, roots))
