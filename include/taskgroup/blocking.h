@@ -29,7 +29,7 @@
  * something of the task's own (a condition variable, a socket), wait in
  * slices and call tg_cancelled() between them, or have the code that
  * cancels also wake the wait (docs/cancellation.md, "Blocking calls";
- * docs/examples/batch.c).
+ * docs/examples/cancellable_wait.c).
  */
 #ifndef TASKGROUP_BLOCKING_H
 #define TASKGROUP_BLOCKING_H
