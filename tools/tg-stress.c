@@ -1106,6 +1106,23 @@ work(struct node *n, struct rng *r)
 	uint32_t iters, i;
 	volatile uint32_t sink = 0;
 
+	/* Blocking (3%): a cancel-aware tg_sleep, which answers like a
+	 * checkpoint, or a blocking region around a sleep that nothing
+	 * interrupts (its worker's queue goes to the pool meanwhile). */
+	if (chance(r, 30000)) {
+		if (chance(r, PPM / 2)) {
+			tg_error *c = tg_sleep(1000 + below(r, 50000));
+
+			if (c != NULL) {
+				saw_cancel(n, owner_of_scope(n), "in tg_sleep");
+				return c;
+			}
+		} else {
+			(void)tg_blocking_begin();
+			usleep(below(r, 200));
+			(void)tg_blocking_end();
+		}
+	}
 	if (!chance(r, deadline ? 600000 : 200000))
 		return NULL;
 	iters = 1 + below(r, 16);
