@@ -51,7 +51,15 @@ static inline uint64_t bench_tg_run(tg_runner *r, tg_task_fn fn, void *arg)
 
 static inline void bench_tg_destroy(tg_runner *r)
 {
-	int rc = tg_runner_destroy(r);
+	tg_runner_stats_t st;
+	int rc;
+
+	/* CPU-bound kernels must start no compensating worker: say so. */
+	if (tg_runner_stats(r, &st) == TG_OK)
+		fprintf(stderr, "taskgroup: compensations=%llu handoffs=%llu\n",
+			(unsigned long long)st.compensations,
+			(unsigned long long)st.handoffs);
+	rc = tg_runner_destroy(r);
 	if (rc != TG_OK)
 		bench_tg_die("tg_runner_destroy", NULL, rc);
 }

@@ -64,6 +64,9 @@ enum { SLOT_FREE = 0, SLOT_RUNNING = 1 };
 #define TG__MONITOR_LOOKS 4
 /* Shortest tick (a bound below 4 of these ticks this often). */
 #define TG__MONITOR_TICK_MIN_NS 200000
+/* A task that used at least 1 / this share of a CPU while the detector
+ * watched counts as computing, not blocked (computing()). */
+#define TG__MONITOR_CPU_SHARE 4
 /* While every worker is idle, the detector looks this many times less
  * often. */
 #define TG__MONITOR_IDLE_FACTOR 8
@@ -440,6 +443,35 @@ tg_sleep(int64_t ns)
 /* ------------------------------------------------------------------ */
 /* The starvation detector                                              */
 
+/* CPU time of w's thread in ns; -1 where it cannot be read. */
+static int64_t
+thread_cpu_ns(const tg__worker *w)
+{
+	clockid_t cid;
+	struct timespec ts;
+
+	if (pthread_getcpuclockid(w->thread, &cid) != 0 ||
+	    clock_gettime(cid, &ts) != 0)
+		return -1;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Did w's thread run on a CPU for a good part of the time it has been
+ * in its current task?  A task that computes for longer than the bound
+ * is not starving anyone (more threads would only share its CPUs); one
+ * that sleeps in a system call, or spins with sleeps, uses almost none.
+ * Where CPU time cannot be read, the answer is no. */
+static bool
+computing(const tg__worker *w)
+{
+	int64_t cpu = thread_cpu_ns(w);
+	int64_t wall = tg_now_ns() - w->seen_wall_ns;
+
+	if (cpu < 0 || w->seen_cpu_ns < 0)
+		return false;
+	return (cpu - w->seen_cpu_ns) * TG__MONITOR_CPU_SHARE >= wall;
+}
+
 /* One look at the workers (monitor thread).  Returns whether any ran a
  * task. */
 static bool
@@ -479,8 +511,11 @@ monitor_look(tg__pool *pool, uint64_t *epoch_seen)
 		if (cur != w->seen_current) {
 			w->seen_current = cur;
 			w->seen_same = 0;
+			w->seen_wall_ns = tg_now_ns();
+			w->seen_cpu_ns = thread_cpu_ns(w);
 			all_stuck = false;
-		} else if (++w->seen_same < TG__MONITOR_LOOKS) {
+		} else if (++w->seen_same < TG__MONITOR_LOOKS ||
+			   computing(w)) {
 			all_stuck = false;
 		}
 	}

@@ -228,6 +228,23 @@ tg_runner_threads(const tg_runner *r)
 	return r != NULL ? r->pool->nworkers : 0;
 }
 
+int
+tg_runner_stats(const tg_runner *r, tg_runner_stats_t *out)
+{
+	tg__pool *pool;
+
+	if (r == NULL || out == NULL)
+		return TG_EINVAL;
+	pool = r->pool;
+	/* relaxed: statistics, a snapshot. */
+	out->compensations =
+		tg_atomic_load_relaxed_u64(&pool->stat_compensations);
+	out->handoffs = tg_atomic_load_relaxed_u64(&pool->stat_handoffs);
+	out->threads_now = (int)tg_atomic_load_relaxed_u32(&pool->active);
+	out->blocked_now = (int)tg_atomic_load_relaxed_u32(&pool->blocked);
+	return TG_OK;
+}
+
 /* A run's root scope: a group core no task owns, never joined. */
 static tg__gcore *
 root_scope_new(tg__pool *pool)

@@ -188,6 +188,7 @@ typedef struct tg__worker {
 	 * its last look, and for how many looks in a row it was the same. */
 	void *seen_current;
 	unsigned seen_same;
+	int64_t seen_wall_ns, seen_cpu_ns; /* when it first saw that task */
 	/* Compensating workers (index >= pool->nworkers), under the pool's
 	 * comp_lock: the slot holds a live thread (RUNNING) or none (FREE,
 	 * possibly an exited thread still to be joined: joinable). */

@@ -133,6 +133,23 @@ TG_API int tg_runner_destroy(tg_runner *r);
 /* Worker count of r (0 for NULL).  Thread-safe while r exists. */
 TG_API int tg_runner_threads(const tg_runner *r);
 
+/* What r's pool did about blocking (taskgroup/blocking.h), since it was
+ * created. */
+typedef struct tg_runner_stats_t {
+	/* Compensating worker threads started (by blocking regions, by the
+	 * starvation detector, and for handed-off tasks). */
+	uint64_t compensations;
+	/* Tasks a join claimed but could not run (not in its group's
+	 * subtree) and handed to a worker with an empty stack. */
+	uint64_t handoffs;
+	int threads_now; /* worker threads running now (with compensators) */
+	int blocked_now; /* workers inside blocking regions now */
+} tg_runner_stats_t;
+
+/* Fills *out with a snapshot.  Errors: TG_EINVAL (r or out NULL).
+ * Thread-safe while r exists. */
+TG_API int tg_runner_stats(const tg_runner *r, tg_runner_stats_t *out);
+
 /*
  * asyncio.run: creates a runner with default configuration, runs fn(arg),
  * destroys the runner, returns fn's error or NULL.  Failures to create the
