@@ -13,6 +13,7 @@
 #include "taskgroup/cancel.h"
 #include "taskgroup/runner.h"
 #include "taskgroup/blocking.h"
+#include "taskgroup/barrier.h"
 #include "taskgroup/trace.h"
 
 #endif /* TASKGROUP_H */

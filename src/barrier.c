@@ -233,6 +233,8 @@ tg_barrier_wait(tg_barrier *b, int *index)
 			sleeping = true;
 			continue;
 		}
+		if (tg__cancel_wait_cancelled())
+			break; /* leaves below, no longer counted */
 		pthread_cond_wait(&k->cv, &k->mu);
 	}
 	list_remove(k, &me);
