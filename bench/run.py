@@ -41,6 +41,25 @@ with --suite forkjoin, run alone with --suite cancel):
   * callgrind: instructions per checkpoint, per spawned and per skipped
     child (--toggle-collect=tg_spawn_at / tg_group_join) and per fib task
     (--toggle-collect=fib_task).
+
+The blocking suite (only with --suite blocking; "all" is the two above), on
+2, 4 and 8 workers (threads), pinned to CPUs 0 .. w-1, or to every usable
+CPU when w is more than there are (the programs then pin worker i to CPU
+i modulo their count):
+
+  * sleepy: a batch of N children (8) that each block T (100 ms) in a
+    plain nanosleep, no checkpoint, no blocking region: wall time per run
+    for taskgroup, libgomp, libomp and oneTBB, and the serial N * T; and
+    taskgroup with tg_sleep instead (impl key tgsleep, bench_sleepy_tgsleep:
+    a blocking region, compensating workers), with the threads that ran a
+    child (os_threads);
+  * barrier: P parties each wait R rounds (10^4) of one barrier, ns per
+    round timed by party 0 after an untimed first round: taskgroup
+    (tg_barrier_wait, P children of one group), pthread_barrier_t with P
+    plain threads (impl key pthread), and `omp barrier` in a parallel
+    region of P threads; P = workers for all of them, and P = 2 * workers
+    for taskgroup only (a pthread or OpenMP barrier needs a thread per
+    party, so there is no such case for them).
 """
 
 import argparse
@@ -55,7 +74,8 @@ import sys
 import tempfile
 import time
 
-IMPL_ORDER = ["serial", "tg", "tg_each", "gomp", "iomp", "tbb"]
+IMPL_ORDER = ["serial", "tg", "tg_each", "tgsleep", "gomp", "iomp", "tbb",
+              "pthread"]
 IMPL_NAME = {
     "serial": "serial",
     "tg": "taskgroup",
@@ -63,10 +83,13 @@ IMPL_NAME = {
     "gomp": "libgomp (gcc)",
     "iomp": "libomp (clang)",
     "tbb": "oneTBB",
+    "tgsleep": "taskgroup (tg_sleep)",
+    "pthread": "pthread_barrier_t",
 }
 # Implementations that exist for some kernels only, and program names other
 # than bench_<kernel>_<impl>.
-IMPL_KERNELS = {"tg_each": ("tiny", "spin")}
+IMPL_KERNELS = {"tg_each": ("tiny", "spin"), "tgsleep": ("sleepy",),
+                "pthread": ("barrier",)}
 IMPL_PROGRAM = {"tg_each": "each_tg"}   # bench_<kernel>_each_tg
 
 # (kernel, n, label) in report order.
@@ -107,6 +130,13 @@ CKPT_VARIANTS = [
     ("macro", "`TG_CHECKPOINT();`"),
     ("every64", "`TG_CHECKPOINT();` every 64th iteration"),
 ]
+
+# The blocking suite (--suite blocking only): its kernels and sizes.
+BLOCKING_KERNELS = ["sleepy", "barrier"]
+BLOCKING_FULL = dict(workers=(2, 4, 8), sleepy_n=8, sleep_ms=100,
+                     rounds=10_000)
+BLOCKING_QUICK = dict(workers=(2, 4, 8), sleepy_n=8, sleep_ms=50,
+                      rounds=2_000)
 
 LINE_RE = re.compile(r"(\w+)=(\S+)")
 
@@ -175,9 +205,10 @@ class Runner:
         return os.path.isfile(p) and os.access(p, os.X_OK)
 
     def run(self, kernel, impl, n, threads, reps, warmup=1, spin=None,
-            prefix=None, pin=True, extra=None, env_extra=None):
+            prefix=None, pin=True, extra=None, env_extra=None, cpus=None):
         """Runs one configuration; returns (rows, error string or None).
-        extra: more arguments; env_extra: more environment variables."""
+        extra: more arguments; env_extra: more environment variables;
+        cpus: the CPUs for taskset when pinned (default 0 .. threads-1)."""
         cmd = [self.binary(kernel, impl), "--n", str(n), "--threads",
                str(threads), "--reps", str(reps), "--warmup", str(warmup)]
         if spin is not None:
@@ -192,7 +223,8 @@ class Runner:
             if impl in ("gomp", "iomp"):
                 env["OMP_PROC_BIND"] = "close"
                 env["OMP_PLACES"] = "threads"
-            cpus = ",".join(str(c) for c in range(threads))
+            cpus = ",".join(str(c) for c in (cpus if cpus is not None
+                                             else range(threads)))
             if self.have_taskset:
                 cmd = ["taskset", "-c", cpus] + cmd
         if prefix:
@@ -650,6 +682,171 @@ def render_cancel(c, reps):
     return L
 
 
+# ---------------------------------------------------------------- blocking
+
+
+def blocking_cpus(threads):
+    """CPUs 0 .. threads-1, or every usable CPU when there are fewer."""
+    try:
+        usable = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = list(range(os.cpu_count() or 1))
+    return list(range(threads)) if threads <= len(usable) else usable
+
+
+def run_blocking(runner, cfg, kernels, impls, reps, problems):
+    """The blocking suite; returns what render_blocking prints."""
+    out = dict(cfg=cfg)
+
+    def go(label, kernel, impl, n, threads, extra):
+        rows, err = runner.run(kernel, impl, n, threads, reps, extra=extra,
+                               cpus=blocking_cpus(threads))
+        if err:
+            problems.append(f"{label} {IMPL_NAME.get(impl, impl)} "
+                            f"{threads} worker(s): {err}")
+            log(f"   {impl} {threads}w: {err}")
+            return None
+        return rows
+
+    if "sleepy" in kernels:
+        n, ms = cfg["sleepy_n"], cfg["sleep_ms"]
+        label = f"sleepy {n} x {ms} ms"
+        log(f"== blocking: {label}")
+        extra = ["--sleep-ms", str(ms)]
+        sl = []
+        for impl in ["serial", "serial2"] + impls:
+            if not runner.available("sleepy", impl):
+                continue
+            res = dict(impl=impl)
+            for threads in ((1,) if impl.startswith("serial")
+                            else cfg["workers"]):
+                rows = go(label, "sleepy", impl, n, threads, extra)
+                if not rows:
+                    res[threads] = None
+                    continue
+                res["cc"] = rows[0].get("cc", "?")
+                res[threads] = dict(
+                    t=median_ms(rows), min=low(rows, "time_ms"),
+                    os=max(int(r["os_threads"]) for r in rows),
+                    busy=noisy(rows))
+                log(f"   {impl} {threads}w: {res[threads]['t']:.1f} ms, "
+                    f"{res[threads]['os']} threads")
+            sl.append(res)
+        out["sleepy"] = sl
+
+    if "barrier" in kernels:
+        rounds = cfg["rounds"]
+        log(f"== blocking: barrier, {rounds} rounds")
+        br = []
+        # (impl, parties per worker): parties > workers is taskgroup only.
+        cases = [(impl, 1) for impl in impls]
+        if "tg" in impls:
+            cases.append(("tg", 2))
+        for impl, mult in cases:
+            if not runner.available("barrier", impl):
+                continue
+            res = dict(impl=impl, mult=mult)
+            label = f"barrier parties = {mult} x workers"
+            for threads in cfg["workers"]:
+                rows = go(label, "barrier", impl, rounds, threads,
+                          ["--parties", str(mult * threads)])
+                if not rows:
+                    res[threads] = None
+                    continue
+                res["cc"] = rows[0].get("cc", "?")
+                res[threads] = dict(
+                    ns=med(rows, "ns_per_round"),
+                    min=low(rows, "ns_per_round"),
+                    os=max(int(r["os_threads"]) for r in rows),
+                    busy=noisy(rows))
+                log(f"   {impl} P={mult * threads} {threads}w: "
+                    f"{res[threads]['ns']:.0f} ns/round, "
+                    f"{res[threads]['os']} threads")
+            br.append(res)
+        out["barrier"] = br
+    return out
+
+
+def render_blocking(c, reps):
+    """The blocking section of the report."""
+    cfg = c["cfg"]
+    ws = cfg["workers"]
+    L = ["", "## Blocking", ""]
+    L.append(f"Median of {reps} timed runs (min in parentheses); w workers "
+             f"pinned to CPUs 0 .. w-1, or to every usable CPU when w is "
+             f"more than there are; threads = the most distinct threads "
+             f"seen in a run (that ran a child, or that were parties); "
+             f"* = started on a busy machine.")
+
+    sl = c.get("sleepy")
+    if sl:
+        n, ms = cfg["sleepy_n"], cfg["sleep_ms"]
+        L += ["", f"Sleepy batch: one task spawns {n} children into one "
+              f"group (OpenMP: tasks from `single`; oneTBB: `task_group`), "
+              f"each blocks {ms} ms in a plain `nanosleep` (no checkpoint, "
+              f"no blocking region); taskgroup (tg_sleep) sleeps with "
+              f"`tg_sleep` instead.  Best case {ms} ms (all at once); a "
+              f"fixed pool of w threads takes ceil({n}/w) x {ms} ms; the "
+              f"serial loop {n} x {ms} ms.", ""]
+        L.append("| impl | " + " | ".join(
+            f"{w} workers ms (min) | threads" for w in ws) + " |")
+        L.append("|---|" + "--:|--:|" * len(ws))
+        L.append("| fixed pool: ceil(n/w) x T | " + " | ".join(
+            f"{-(-n // w) * ms} | {w}" for w in ws) + " |")
+        for r in sl:
+            if r["impl"].startswith("serial"):
+                x = r.get(1)
+                if not x:
+                    continue
+                flag = " *" if x["busy"] else ""
+                L.append(f"| serial ({r.get('cc', '?')}, 1 thread){flag} | "
+                         f"{fmt(x['t'], 1)} ({fmt(x['min'], 1)}) | 1 | "
+                         + " | ".join("-" for _ in range(2 * len(ws) - 2))
+                         + " |")
+                continue
+            row, busy = [], False
+            for w in ws:
+                x = r.get(w)
+                if not x:
+                    row += ["**failed**", "-"]
+                    continue
+                busy = busy or x["busy"]
+                row += [f"{fmt(x['t'], 1)} ({fmt(x['min'], 1)})",
+                        str(x["os"])]
+            name = IMPL_NAME.get(r["impl"], r["impl"]) + (" *" if busy
+                                                         else "")
+            L.append(f"| {name} | " + " | ".join(row) + " |")
+
+    br = c.get("barrier")
+    if br:
+        L += ["", f"Barrier round trips: P parties each wait "
+              f"{cfg['rounds']:,} rounds (after one untimed round); "
+              f"ns per round timed by party 0.  taskgroup: "
+              f"`tg_barrier_wait`, P children of one group; "
+              f"pthread_barrier_t: P plain threads; OpenMP: `omp barrier` "
+              f"in a parallel region of P threads (default wait policy).  "
+              f"P = 2 x workers is taskgroup only: a pthread or OpenMP "
+              f"barrier holds a thread per party.", ""]
+        L.append("| parties | impl | " + " | ".join(
+            f"{w} workers ns/round (min) | threads" for w in ws) + " |")
+        L.append("|---|---|" + "--:|--:|" * len(ws))
+        for r in br:
+            row, busy = [], False
+            for w in ws:
+                x = r.get(w)
+                if not x:
+                    row += ["**failed**", "-"]
+                    continue
+                busy = busy or x["busy"]
+                row += [f"{x['ns']:,.0f} ({x['min']:,.0f})", str(x["os"])]
+            name = IMPL_NAME.get(r["impl"], r["impl"]) + (" *" if busy
+                                                         else "")
+            parties = ("workers" if r["mult"] == 1
+                       else f"{r['mult']} x workers")
+            L.append(f"| {parties} | {name} | " + " | ".join(row) + " |")
+    return L
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -661,11 +858,14 @@ def main():
                     help="smaller sizes, fewer reps, fib(30) only")
     ap.add_argument("--kernels", default=None,
                     help="comma list among fib,nqueens,msort,tiny,spin "
-                         "and (cancellation suite) " + ",".join(CANCEL_KERNELS))
+                         "and (cancellation suite) " + ",".join(CANCEL_KERNELS)
+                         + " and (blocking suite) "
+                         + ",".join(BLOCKING_KERNELS))
     ap.add_argument("--suite", default="all",
-                    choices=["all", "forkjoin", "cancel"],
+                    choices=["all", "forkjoin", "cancel", "blocking"],
                     help="fork-join kernels, cancellation benchmarks, or "
-                         "both (default)")
+                         "both (default); blocking: the blocking "
+                         "benchmarks (sleepy, barrier), alone")
     ap.add_argument("--impls", default=None,
                     help="comma list among " + ",".join(IMPL_ORDER[1:]))
     ap.add_argument("--no-callgrind", action="store_true")
@@ -683,15 +883,20 @@ def main():
     cases = QUICK_CASES if args.quick else FULL_CASES
     cg_cases = QUICK_CALLGRIND if args.quick else FULL_CALLGRIND
     cancel_kernels = list(CANCEL_KERNELS)
+    blocking_kernels = []
     if args.suite == "cancel":
         cases, cg_cases = [], []
     if args.suite == "forkjoin":
         cancel_kernels = []
+    if args.suite == "blocking":
+        cases, cg_cases, cancel_kernels = [], [], []
+        blocking_kernels = list(BLOCKING_KERNELS)
     if args.kernels:
         ks = set(args.kernels.split(","))
         cases = [c for c in cases if c[0] in ks]
         cg_cases = [c for c in cg_cases if c[0] in ks]
         cancel_kernels = [k for k in cancel_kernels if k in ks]
+        blocking_kernels = [k for k in blocking_kernels if k in ks]
     impls = IMPL_ORDER[1:]
     if args.impls:
         impls = [i for i in impls if i in args.impls.split(",")]
@@ -701,13 +906,16 @@ def main():
     raw = open(raw_path, "w")
     runner = Runner(args.build_dir, args.timeout, raw, args.wait_idle)
     if not (runner.available("fib", "serial")
-            or runner.available("early_exit", "serial")):
+            or runner.available("early_exit", "serial")
+            or runner.available("sleepy", "serial")):
         raise SystemExit(f"no benchmark programs in {args.build_dir}: "
                          "run bench/run.sh (it builds them)")
 
     started = datetime.datetime.now()
-    spin = calibrate_spin(runner)
-    log(f"spin: {spin} LCG steps per task = ~50 us")
+    spin = None
+    if args.suite != "blocking":   # the blocking suite has no spin batch
+        spin = calibrate_spin(runner)
+        log(f"spin: {spin} LCG steps per task = ~50 us")
 
     results = []   # one dict per (case, impl)
     serials = []   # the serial baselines, per compiler
@@ -816,9 +1024,15 @@ def main():
                             problems, not args.no_callgrind
                             and shutil.which("valgrind") is not None)
 
+    blocking = None
+    if blocking_kernels:
+        cfg = BLOCKING_QUICK if args.quick else BLOCKING_FULL
+        blocking = run_blocking(runner, cfg, blocking_kernels, impls, reps,
+                                problems)
+
     elapsed = (datetime.datetime.now() - started).total_seconds()
     report = render(results, serials, cg, problems, reps, spin, elapsed,
-                    args, busy_serial, runner.busy_runs, cancel)
+                    args, busy_serial, runner.busy_runs, cancel, blocking)
     print(report)
     with open(out_path, "w") as f:
         f.write(report)
@@ -864,15 +1078,20 @@ def machine_lines():
 
 
 def render(results, serials, cg, problems, reps, spin, elapsed, args,
-           busy, busy_runs, cancel=None):
+           busy, busy_runs, cancel=None, blocking=None):
     L = []
     L.append(f"# taskgroup benchmarks ({datetime.date.today().isoformat()})")
     L.append("")
     L += machine_lines()
-    L.append(f"- median of {reps} timed runs (1 warm-up) per configuration; "
-             f"workers pinned (taskset -c 0 / 0,1); spin batch: {spin} LCG "
-             f"steps per task (~50 us); total {elapsed:.0f} s"
-             + (" (--quick)" if args.quick else ""))
+    if spin is None:   # the blocking suite alone: no spin batch
+        L.append(f"- median of {reps} timed runs (1 warm-up) per "
+                 f"configuration; workers pinned (taskset); total "
+                 f"{elapsed:.0f} s" + (" (--quick)" if args.quick else ""))
+    else:
+        L.append(f"- median of {reps} timed runs (1 warm-up) per "
+                 f"configuration; workers pinned (taskset -c 0 / 0,1); "
+                 f"spin batch: {spin} LCG steps per task (~50 us); total "
+                 f"{elapsed:.0f} s" + (" (--quick)" if args.quick else ""))
     L.append("")
     if results:
         L.append("| kernel | impl | serial ms | 1 worker ms (min) "
@@ -931,6 +1150,8 @@ def render(results, serials, cg, problems, reps, spin, elapsed, args,
                      f"{c['single']:.1f} | {c['cc']} |")
     if cancel:
         L += render_cancel(cancel, reps)
+    if blocking:
+        L += render_blocking(blocking, reps)
     if problems:
         L.append("")
         L.append("Problems:")

@@ -8,6 +8,8 @@
 #   bench/run.sh --no-build --kernels fib --impls tg
 #   bench/run.sh --suite cancel           the cancellation benchmarks only
 #   bench/run.sh --suite forkjoin         the fork-join kernels only
+#   bench/run.sh --suite blocking         the blocking benchmarks (sleepy,
+#                                         barrier; not part of the default)
 #
 # Environment: BUILD_DIR (default build-bench), CC (compiler for the
 # library and the C programs; the other OpenMP runtime is built with the
