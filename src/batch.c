@@ -136,22 +136,15 @@ range_init(tg__range *r, tg__gcore *gc, tg_task_fn fn, void *args,
 	r->frame.next = NULL;
 }
 
-void
-tg__batch_split(tg__worker *w)
+/* Gives the children of run from mid on to a new range on w's deque. */
+static void
+give_from(tg__worker *w, struct tg__batch_run *run, uint64_t mid)
 {
-	struct tg__batch_run *run = w->batch;
-	uint64_t left = run->hi - run->next;
-	uint64_t mid;
 	tg__range *r = run->r, *half;
 
-	/* Before a child starts, keep at least it: moving one child costs
-	 * more than running it.  While a child runs, the rest may all go. */
-	if (left == 0 || (left == 1 && !run->running))
-		return;
 	half = range_alloc(w);
 	if (half == NULL)
 		return; /* no memory: this range keeps its children */
-	mid = run->next + left / 2;
 	range_init(half, r->frame.group, r->fn, r->args, r->stride, r->key0,
 		   r->frame.name, r->frame.site, mid, run->hi);
 	if (!tg__deque_push(&w->dq, &half->frame)) {
@@ -161,6 +154,32 @@ tg__batch_split(tg__worker *w)
 	/* Counted before the share publishes it: until then it is private. */
 	tg__group_count_frame(w, r->frame.group);
 	run->hi = mid;
+}
+
+void
+tg__batch_split(tg__worker *w)
+{
+	struct tg__batch_run *run = w->batch;
+	uint64_t left = run->hi - run->next;
+
+	/* Before a child starts, keep at least it: moving one child costs
+	 * more than running it.  While a child runs, the rest may all go. */
+	if (left == 0 || (left == 1 && !run->running))
+		return;
+	give_from(w, run, run->next + left / 2);
+}
+
+void
+tg__batch_give_all(tg__worker *w)
+{
+	struct tg__batch_run *run;
+
+	/* Every range on this stack is running a child (the innermost the
+	 * one about to block, the others the ones that led to it): all the
+	 * children none of them has started go. */
+	for (run = w->batch; run != NULL; run = run->outer)
+		if (run->running && run->hi > run->next)
+			give_from(w, run, run->next);
 }
 
 /* A failed child's error when no frame can be had for it: kept on the

@@ -193,12 +193,19 @@ tg__compensator_retire(tg__worker *w, int64_t *idle_since)
 }
 
 void
-tg__publish(tg__worker *w)
+tg__publish(tg__worker *w, bool blocking)
 {
-	/* A running batch keeps its children in its range: half of what it
-	 * has not started goes to the deque first. */
-	if (w->batch != NULL && tg__deque_private_empty(&w->dq))
-		tg__batch_split(w);
+	/* Running batches keep their children in their ranges.  A worker
+	 * about to block gives all they have not started (the child that
+	 * blocks would otherwise hold its later siblings as long as it
+	 * blocks); a join that waits gives half of the innermost, as an
+	 * answer to a thief does. */
+	if (w->batch != NULL) {
+		if (blocking)
+			tg__batch_give_all(w);
+		else if (tg__deque_private_empty(&w->dq))
+			tg__batch_split(w);
+	}
 	if (tg__deque_share_all(&w->dq))
 		tg__park_wake(&w->pool->park);
 }
@@ -247,7 +254,7 @@ tg_blocking_begin(void)
 		return TG_EINVAL;
 	if (w->blocking_depth++ > 0)
 		return TG_OK;
-	tg__publish(w);
+	tg__publish(w, true);
 	/* seq_cst RMW: counted before the compensation test reads it. */
 	tg_atomic_faa_seqcst_u32(&w->pool->blocked, 1);
 	tg__compensate(w->pool, false);

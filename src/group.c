@@ -710,7 +710,7 @@ wait_children_slow(tg__worker *w, tg__gcore *gc)
 	/* A worker that waits must not hold work others could run: the
 	 * tasks queued beneath this group (of the groups beneath us on this
 	 * stack) go public, for workers that may run them. */
-	tg__publish(w);
+	tg__publish(w, false);
 	while (!group_done(gc)) {
 		/* Shares with a thief that asked, takes above the mark,
 		 * steals along the leapfrog chain. */
@@ -749,7 +749,7 @@ wait_attended(tg__worker *w, tg__gcore *gc)
 		 * "Blocking").  Only here, where a request came: the join's
 		 * fast loop never pays for it. */
 		if (asked)
-			tg__publish(w);
+			tg__publish(w, false);
 		f = tg__deque_take(&w->dq);
 		if (f == NULL)
 			return false;

@@ -464,6 +464,10 @@ void tg__failure_cancel(tg__pool *pool, tg__gcore *gc, const tg_error *err);
  * children it has not started to a new range on w's deque (unless too few
  * are left, or memory is out). */
 void tg__batch_split(tg__worker *w);
+/* batch.c: w is about to block (blocking.c): every range running on its
+ * stack gives all the children it has not started to new ranges on w's
+ * deque (as far as memory allows). */
+void tg__batch_give_all(tg__worker *w);
 
 /* batch.c: the home of every range's frame (a marker, never a worker):
  * tg__frame_free_slow gives such a frame to tg__batch_range_free. */
@@ -646,9 +650,10 @@ bool tg__compensator_retire(tg__worker *w, int64_t *idle_since);
 /* Wakes every registered cancel waiter (wait.h) after a cancellation. */
 void tg__cancel_waiters_wake(tg__pool *pool);
 /* w's queued work goes to the pool (its private items become public;
- * a running batch gives half of what it has not started), and parked
- * workers are woken.  Owner only. */
-void tg__publish(tg__worker *w);
+ * running batches give what they have not started: all of it when w is
+ * about to block, else half of the innermost), and parked workers are
+ * woken.  Owner only. */
+void tg__publish(tg__worker *w, bool blocking);
 /* A join found f, not in the subtree of the group it waits for, where
  * it may not run it: f goes to the injection queue for a worker with an
  * empty stack, when one is idle or a compensator could be started for

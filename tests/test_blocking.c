@@ -422,6 +422,55 @@ test_join_cannot_deadlock_by_helping(void **state)
 	}
 }
 
+/* ---------------------------------------------------------------- */
+/* A batch whose children block: tg_spawn_each runs its children in   */
+/* ranges, and a child that blocks gives the range's other children   */
+/* away (batch.c, tg__batch_give_all), so 8 parties of one batch meet  */
+/* at a barrier on one worker.                                         */
+
+static tg_barrier batch_barrier;
+
+static tg_error *
+batch_party(void *arg)
+{
+	int index;
+
+	(void)arg;
+	return tg_barrier_wait(&batch_barrier, &index);
+}
+
+static tg_error *
+batch_barrier_root(void *arg)
+{
+	tg_group g;
+	int n = *(int *)arg;
+
+	if (tg_group_init(&g, NULL) != TG_OK)
+		return TG_RAISE(&tg_RuntimeError, "init");
+	if (tg_spawn_each(&g, batch_party, NULL, (size_t)n, 0) != TG_OK)
+		return tg_group_join(&g, TG_RAISE(&tg_RuntimeError, "spawn"));
+	return tg_group_join(&g, NULL);
+}
+
+static void
+test_batch_children_that_block_give_their_siblings_away(void **state)
+{
+	int threads, n = 8, round;
+
+	(void)state;
+	alarm(WATCHDOG_S);
+	for (threads = 1; threads <= 2; threads++) {
+		tg_runner *r = new_runner(threads, -1);
+
+		assert_int_equal(tg_barrier_init(&batch_barrier, n), TG_OK);
+		for (round = 0; round < 20; round++)
+			assert_null(tg_runner_run(r, batch_barrier_root, &n));
+		assert_int_equal(tg_barrier_destroy(&batch_barrier), TG_OK);
+		assert_int_equal(tg_runner_destroy(r), TG_OK);
+	}
+	alarm(0);
+}
+
 int
 main(void)
 {
@@ -432,6 +481,8 @@ main(void)
 		cmocka_unit_test(test_sleep_sleeps_and_cancellation_wakes_it),
 		cmocka_unit_test(test_sleep_batch_completes),
 		cmocka_unit_test(test_join_cannot_deadlock_by_helping),
+		cmocka_unit_test(
+			test_batch_children_that_block_give_their_siblings_away),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
