@@ -79,6 +79,7 @@ enum {
 	M_OLDEST_SPLIT_RELAXED,
 	M_OLDEST_CAS_RELAXED,
 	M_OLDEST_TOP_RELAXED,
+	M_SHARE_ALL_SPLIT_RELAXED,
 	M_COUNT
 };
 
@@ -166,6 +167,9 @@ static const struct {
 	 * load-buffering reason of push_top_relaxed (the value becomes
 	 * top_floor, which push uses to reuse slots); kept. */
 	{ "oldest_top_relaxed", false },
+	/* share_all (a worker about to block publishes its whole queue):
+	 * split store release -> relaxed, as share_split_relaxed. */
+	{ "share_all_split_relaxed", true },
 };
 
 #ifndef TG_MUTANT
@@ -245,6 +249,7 @@ model_order(const char *fn, int op, const void *cell, rl::memory_order mo)
 	bool steal = strcmp(fn, "tg__deque_steal") == 0;
 	bool grow = strcmp(fn, "tg__deque_grow") == 0;
 	bool share = strcmp(fn, "tg__deque_share") == 0;
+	bool share_all = strcmp(fn, "tg__deque_share_all") == 0;
 	bool oldest = strcmp(fn, "tg__deque_take_oldest") == 0;
 
 	switch (g_mutant) {
@@ -266,6 +271,10 @@ model_order(const char *fn, int op, const void *cell, rl::memory_order mo)
 		break;
 	case M_SHARE_SPLIT_RELAXED:
 		if (share && op == TG_RL_STORE && cell == g_split)
+			return rl::mo_relaxed;
+		break;
+	case M_SHARE_ALL_SPLIT_RELAXED:
+		if (share_all && op == TG_RL_STORE && cell == g_split)
 			return rl::mo_relaxed;
 		break;
 	case M_GROW_BUF_RELAXED:
@@ -335,7 +344,7 @@ static struct {
 } cover;
 
 /* The owner's part of each scenario (the thieves always steal once). */
-enum scenario { SCENARIO_MAIN, SCENARIO_OLDEST };
+enum scenario { SCENARIO_MAIN, SCENARIO_OLDEST, SCENARIO_SHARE_ALL };
 
 struct payload {
 	rl::var<int> id;
@@ -423,10 +432,33 @@ struct deque_test : rl::test_suite<deque_test<SCENARIO>, NTHREADS> {
 			consume(0, x);
 	}
 
+	/* Scenario "share_all" (a worker that blocks publishes its whole
+	 * queue): push A, B, C; publish all; take B... (the public path,
+	 * racing the thieves for the last one); push D; publish all; take
+	 * until empty. */
+	void owner_share_all()
+	{
+		void *x;
+
+		push(0);
+		push(1);
+		push(2);
+		RL_ASSERT(tg__deque_share_all(&d));
+		RL_ASSERT(tg__deque_private_empty(&d));
+		if ((x = tg__deque_take(&d)) != NULL)
+			consume(0, x);
+		push(3);
+		(void)tg__deque_share_all(&d);
+		while ((x = tg__deque_take(&d)) != NULL)
+			consume(0, x);
+	}
+
 	void thread(unsigned index)
 	{
 		if (index == 0 && SCENARIO == SCENARIO_OLDEST) {
 			owner_oldest();
+		} else if (index == 0 && SCENARIO == SCENARIO_SHARE_ALL) {
+			owner_share_all();
 		} else if (index == 0) {
 			void *x;
 
@@ -513,6 +545,14 @@ run(rl::scheduler_type_e type, unsigned long long iterations, unsigned bound)
 		       "thief in %llu\n",
 		       cover.runs, cover.stolen, cover.claimed,
 		       cover.claim_lost);
+	if (!ok)
+		return false;
+	memset(&cover, 0, sizeof(cover));
+	ok = rl::simulate<deque_test<SCENARIO_SHARE_ALL> >(p);
+	if (ok)
+		printf("share_all: executions %llu: a thief got an item in "
+		       "%llu, both thieves in %llu\n",
+		       cover.runs, cover.stolen, cover.two_thieves);
 	return ok;
 }
 
