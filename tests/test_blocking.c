@@ -89,6 +89,22 @@ test_blocking_region_nesting_and_misuse(void **state)
 	assert_int_equal(tg_blocking_depth(), 0);
 	assert_int_equal(tg_blocking_end(), TG_OK);
 	assert_null(tg_runner_run(r, region_misuse, NULL));
+	/* Bad bounds are refused. */
+	{
+		tg_runner *bad = NULL;
+
+		assert_int_equal(tg_runner_create(&bad, &(tg_runner_config){
+					     .threads = 1, .max_blocking = -2 }),
+				 TG_EINVAL);
+		assert_int_equal(tg_runner_create(&bad, &(tg_runner_config){
+					     .threads = 1,
+					     .max_blocking = TG_MAX_BLOCKING + 1 }),
+				 TG_EINVAL);
+		assert_int_equal(tg_runner_create(&bad, &(tg_runner_config){
+					     .threads = 1, .starvation_ns = -2 }),
+				 TG_EINVAL);
+		assert_null(bad);
+	}
 	/* A root that returns inside a region has it closed for it. */
 	assert_null(tg_runner_run(r, leave_region_open, NULL));
 	assert_null(tg_runner_run(r, depth_is_zero, NULL));
