@@ -701,7 +701,8 @@ task(void *arg)
 		 s->id);
 	rc = tg_current_task(&info);
 	FZ_CHECK(rc == TG_OK && info.id != 0 && info.id == tg_current_task_id() &&
-			 info.worker >= 0 && info.worker < THREADS &&
+			 info.worker >= 0 &&
+			 info.worker < THREADS + TG_MAX_BLOCKING_DEFAULT &&
 			 info.worker == tg_current_worker(),
 		 "tg_current_task in a child: %d", rc);
 	switch (s->kind) {

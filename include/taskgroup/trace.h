@@ -34,7 +34,9 @@ TG_API int tg_current_task(tg_task_info *out);
 /* The current task's id, or 0 when the thread runs no task. */
 TG_API uint64_t tg_current_task_id(void);
 
-/* The calling thread's worker index, or -1 when it is not a worker. */
+/* The calling thread's worker index, or -1 when it is not a worker:
+ * 0 .. threads - 1 for the pool's workers, threads .. threads +
+ * max_blocking - 1 for compensating workers (taskgroup/blocking.h). */
 TG_API int tg_current_worker(void);
 
 #ifdef __cplusplus
