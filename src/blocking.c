@@ -54,6 +54,7 @@
 #include "taskgroup/runner.h"
 
 #include "error_internal.h"
+#include "platform.h"
 #include "scheduler.h"
 #include "wait.h"
 
@@ -454,13 +455,7 @@ tg_sleep(int64_t ns)
 static int64_t
 thread_cpu_ns(const tg__worker *w)
 {
-	clockid_t cid;
-	struct timespec ts;
-
-	if (pthread_getcpuclockid(w->thread, &cid) != 0 ||
-	    clock_gettime(cid, &ts) != 0)
-		return -1;
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return tg__thread_cpu_ns(w->thread);
 }
 
 /* Did w's thread run on a CPU for a good part of the time it has been

@@ -82,6 +82,18 @@ tg__pin_thread(pthread_t thread, int index)
 	}
 }
 
+int64_t
+tg__thread_cpu_ns(pthread_t thread)
+{
+	clockid_t cid;
+	struct timespec ts;
+
+	if (pthread_getcpuclockid(thread, &cid) != 0 ||
+	    clock_gettime(cid, &ts) != 0)
+		return -1;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 #else /* portable fallback */
 
 static pthread_mutex_t fallback_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -192,6 +204,14 @@ tg__pin_thread(pthread_t thread, int index)
 	/* No portable way to pin: the scheduler places the threads. */
 	(void)thread;
 	(void)index;
+}
+
+int64_t
+tg__thread_cpu_ns(pthread_t thread)
+{
+	/* pthread_getcpuclockid is optional in POSIX (macOS lacks it). */
+	(void)thread;
+	return -1;
 }
 #endif
 

@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* True on the process's initial thread (where signals like SIGINT are
  * conventionally handled).  false where it cannot be told. */
@@ -29,5 +30,9 @@ extern const bool tg__wake_signal_safe;
  * process may run on (round robin).  Best effort: does nothing where the
  * platform cannot pin or the call fails (pinning is an optimisation). */
 void tg__pin_thread(pthread_t thread, int index);
+
+/* CPU time thread has used, in ns; -1 where the platform cannot tell
+ * (the portable fallback).  The starvation detector (blocking.c). */
+int64_t tg__thread_cpu_ns(pthread_t thread);
 
 #endif /* TG_PLATFORM_H */
