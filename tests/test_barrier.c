@@ -106,6 +106,7 @@ is_permutation(const int *idx, int n)
 static struct {
 	tg_barrier b;
 	int parties;
+	bool batch; /* the parties as one tg_spawn_each */
 	int idx[MAX_PARTIES];
 } one;
 
@@ -126,22 +127,31 @@ one_round(void *arg)
 
 	(void)arg;
 	CHECK_STATUS(tg_group_init(&g, NULL), TG_OK);
-	for (int i = 0; i < one.parties; i++)
-		CHECK_STATUS(tg_spawn(&g, one_party, &one.idx[i]), TG_OK);
+	if (one.batch)
+		CHECK_STATUS(tg_spawn_each(&g, one_party, one.idx, one.parties,
+					   sizeof(one.idx[0])),
+			     TG_OK);
+	else
+		for (int i = 0; i < one.parties; i++)
+			CHECK_STATUS(tg_spawn(&g, one_party, &one.idx[i]),
+				     TG_OK);
 	return tg_group_join(&g, NULL);
 }
 
+/* One round of each size on each pool, the parties spawned one by one
+ * or as one batch (a batch's children must not wait behind a sibling
+ * that blocks: the pool hands them on). */
 static void
-test_barrier_indexes_are_a_permutation(void **state)
+run_one_rounds(bool batch)
 {
 	static const int threads[] = { 1, 2, 8 };
 	static const int parties[] = { 1, 2, 3, 8, 16 };
 
-	(void)state;
 	for (size_t t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
 		for (size_t p = 0; p < sizeof(parties) / sizeof(parties[0]);
 		     p++) {
 			one.parties = parties[p];
+			one.batch = batch;
 			memset(one.idx, 0xff, sizeof(one.idx));
 			assert_int_equal(tg_barrier_init(&one.b, one.parties),
 					 TG_OK);
@@ -152,6 +162,21 @@ test_barrier_indexes_are_a_permutation(void **state)
 			assert_int_equal(tg_barrier_destroy(&one.b), TG_OK);
 		}
 	}
+}
+
+static void
+test_barrier_indexes_are_a_permutation(void **state)
+{
+	(void)state;
+	run_one_rounds(false);
+}
+
+static void
+test_barrier_parties_spawned_as_one_batch(void **state)
+{
+	(void)state;
+	for (int rep = 0; rep < 20; rep++)
+		run_one_rounds(true);
 }
 
 /* ---------------------------------------------------------------- */
@@ -898,6 +923,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		WATCHED(test_barrier_indexes_are_a_permutation),
+		WATCHED(test_barrier_parties_spawned_as_one_batch),
 		WATCHED(test_barrier_cyclic_rounds),
 		WATCHED(test_barrier_parties_exceed_workers),
 		WATCHED(test_barrier_plain_threads_and_tasks),

@@ -13,7 +13,7 @@
 
 #define PARTIES 4
 #define ROUNDS 3
-#define BLOCK 1000 /* round r counts the primes in [r * BLOCK, (r + 1) * BLOCK) */
+#define BLOCK 1000 /* round r: the primes in [r * BLOCK, (r + 1) * BLOCK) */
 
 static tg_barrier barrier;
 /* counts[r % 2][w]: worker w's count for round r.  Two rows, because a
@@ -54,7 +54,8 @@ static tg_error *worker(void *arg)
 			for (int i = 0; i < PARTIES; i++)
 				round += counts[r % 2][i];
 			total += round;
-			printf("round %d done: %ld primes in [%d, %d), %ld so far\n",
+			printf("round %d done: %ld primes in [%d, %d), "
+			       "%ld so far\n",
 			       r + 1, round, r * BLOCK, (r + 1) * BLOCK, total);
 		}
 	}
@@ -77,7 +78,7 @@ static tg_error *main_task(void *arg)
 
 int main(void)
 {
-	tg_runner_config cfg = { .threads = 2 }; /* fewer workers than parties */
+	tg_runner_config cfg = { .threads = 2 }; /* fewer than PARTIES */
 	tg_runner *runner;
 	tg_error *err;
 	int rc;

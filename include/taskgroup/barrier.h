@@ -18,7 +18,11 @@
  *    returns.  Arrivals during the drain wait until it has ended, so a new
  *    round never overtakes the draining one (a waiter beyond `parties`
  *    simply waits for the next round).
- *  - The arrival index, 0 .. parties - 1, comes back in *index.
+ *  - The arrival index, 0 .. parties - 1, comes back in *index; the
+ *    indexes of a round are distinct, parties - 1 the last arrival's.  A
+ *    waiter that leaves cancelled gives its place to the later arrivals
+ *    (their indexes move down by one; CPython would hand its index out
+ *    twice).
  *  - tg_barrier_abort breaks the barrier: every waiter returns
  *    BrokenBarrierError, and so does every later wait until a reset.
  *  - tg_barrier_reset returns the barrier to its empty state: the waiters
@@ -27,7 +31,9 @@
  *  - Cancel-aware.  A waiter whose scope is cancelled while the round
  *    fills leaves at once with CancelledError and no longer counts (the
  *    other parties keep waiting for a full round).  A waiter whose round
- *    was already released returns its index even if cancelled meanwhile.
+ *    was already released returns its index even if cancelled, aborted
+ *    or reset before it woke (CPython raises BrokenBarrierError when an
+ *    abort comes between the release and the waiter's wake-up).
  *  - A waiter on a worker waits inside a blocking region
  *    (taskgroup/blocking.h): its worker's queued tasks go to the pool and
  *    a compensating worker may start, so parties > workers completes.
