@@ -22,7 +22,7 @@
  *    indexes of a round are distinct, parties - 1 the last arrival's.  A
  *    waiter that leaves cancelled gives its place to the later arrivals
  *    (their indexes move down by one; CPython would hand its index out
- *    twice).
+ *    twice, gh-155233).
  *  - tg_barrier_abort breaks the barrier: every waiter returns
  *    BrokenBarrierError, and so does every later wait until a reset.
  *  - tg_barrier_reset returns the barrier to its empty state: the waiters
