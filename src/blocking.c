@@ -149,6 +149,7 @@ compensate(tg__pool *pool, bool force, bool need_work)
 	tg_atomic_faa_seqcst_u32(&pool->active, 1);
 	if (pthread_create(&w->thread, &pool->attr, tg__worker_thread, w) !=
 	    0) {
+		/* seq_cst RMW: undoes the count above (no thread ran). */
 		tg_atomic_faa_seqcst_u32(&pool->active, (uint32_t)-1);
 		goto out;
 	}

@@ -31,76 +31,11 @@
 
 #include "alloc.h"
 #include "error_internal.h"
+#include "group_handle.h"
 #include "scheduler.h"
-
-/* The caller's handle, in tg_group's opaque storage. */
-typedef struct handle {
-	/* HANDLE_OPEN until joined, then HANDLE_JOINED plus JOINED_* facts;
-	 * anything else: not an initialised group.  Read by spawners on other
-	 * threads.  One word for "is it a handle" and "is it open", so the
-	 * check that every call makes is one compare. */
-	TG_ATOMIC(uint64_t) state;
-	tg__gcore *core;
-	void *winner_arg; /* after join: first-success's winner */
-} handle;
-
-_Static_assert(sizeof(handle) <= sizeof(tg_group), "tg_group too small");
-_Static_assert(_Alignof(handle) <= _Alignof(tg_group), "tg_group alignment");
-
-/* Both fit a sign-extended 32-bit immediate, so the fast paths test the
- * state with one compare against memory.  Zeroed or stale storage matches
- * neither. */
-#define HANDLE_OPEN 0x74677031ULL   /* "tgp1" */
-#define HANDLE_JOINED 0x74676a00ULL /* "tgj\0": its low bits hold JOINED_* */
-/* What a joined handle remembers (low bits of HANDLE_JOINED). */
-#define JOINED_EXPIRED 4     /* its own deadline had expired */
-#define JOINED_FIRST_SUCCESS 8
-#define JOINED_HAS_WINNER 16
-#define JOINED_MASK (JOINED_EXPIRED | JOINED_FIRST_SUCCESS | JOINED_HAS_WINNER)
 
 /* Remote spawns get keys after every owner spawn. */
 #define REMOTE_KEY_BASE (UINT64_C(1) << 63)
-
-static handle *
-handle_of(tg_group *g)
-{
-	return (handle *)(void *)g->tg__opaque;
-}
-
-/* Why g is not an open handle: TG_EINVAL or TG_EFINISHED. */
-static int
-closed_status(tg_group *g)
-{
-	handle *h;
-
-	if (g == NULL)
-		return TG_EINVAL;
-	h = handle_of(g);
-	/* relaxed: see open_core. */
-	if ((tg_atomic_load_relaxed_u64(&h->state) & ~(uint64_t)JOINED_MASK) ==
-	    HANDLE_JOINED)
-		return TG_EFINISHED;
-	return TG_EINVAL;
-}
-
-/* Is g an initialised, open handle?  Then its core is h->core, never
- * NULL (core_open sets it before the state). */
-static inline bool
-handle_open(tg_group *g)
-{
-	/* relaxed: the state changes only on the owner's thread at the end
-	 * of the join, after which no legal spawner remains. */
-	return g != NULL &&
-	       tg_atomic_load_relaxed_u64(&handle_of(g)->state) == HANDLE_OPEN;
-}
-
-/* The core of an initialised, open handle; NULL otherwise (closed_status
- * says why). */
-static inline tg__gcore *
-open_core(tg_group *g)
-{
-	return handle_open(g) ? handle_of(g)->core : NULL;
-}
 
 /* Cores in a worker's cache are at rest: no failures, no cancel bits,
  * remote counters 0, equal local counters, default options (fail-fast, no
@@ -271,169 +206,6 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 }
 
 /* ------------------------------------------------------------------ */
-/* Concurrency limit                                                    */
-
-/*
- * A limited group never makes a spawner wait: a child spawned while every
- * slot is taken goes on the group's pending list, and whoever frees a slot
- * (the end of a child, in tg__finish_frame) hands it to the oldest pending
- * child and queues that child on its own worker.  Nothing blocks on a
- * thread's stack, so no wait can deadlock (a blocking spawn could: a child
- * waiting for a slot that only the task below it on the same stack holds).
- *
- * The race between a spawner that finds the group full and a child that
- * frees a slot is the store->load pattern: the spawner appends, then
- * counts pending (seq_cst) and re-reads slots (seq_cst); the releaser
- * frees its slot (seq_cst) and re-reads pending (seq_cst).  At least one of
- * them sees the other and launches the pending child (drain).
- */
-
-/* Takes a slot if one is free.  false when the group is at its limit. */
-static bool
-slot_try_take(tg__gcore *gc)
-{
-	/* seq_cst: the re-read of the store->load pattern above. */
-	uint64_t s = tg_atomic_load_seqcst_u64(&gc->slots);
-
-	while (s < gc->limit) {
-		/* seq_cst CAS: only a count, no data is published through
-		 * it; seq_cst keeps it in the pattern above. */
-		if (tg_atomic_cas_seqcst_u64(&gc->slots, s, s + 1))
-			return true;
-		s = tg_atomic_load_seqcst_u64(&gc->slots);
-	}
-	return false;
-}
-
-static void
-pending_lock(tg__gcore *gc)
-{
-	/* seq_cst CAS (acquire side): takes the lock; pairs with the
-	 * release store in pending_unlock. */
-	while (!tg_atomic_cas_seqcst_u32(&gc->pending_lock, 0, 1))
-		tg_atomic_pause();
-}
-
-static void
-pending_unlock(tg__gcore *gc)
-{
-	/* release: the list changes happen before the next holder's. */
-	tg_atomic_store_release_u32(&gc->pending_lock, 0);
-}
-
-/* The oldest pending child, or NULL. */
-static tg__frame *
-pending_pop(tg__gcore *gc)
-{
-	tg__frame *f;
-
-	pending_lock(gc);
-	f = gc->pending_head;
-	if (f != NULL) {
-		gc->pending_head = f->next;
-		if (gc->pending_head == NULL)
-			gc->pending_tail = NULL;
-		/* seq_cst RMW: see the theory above. */
-		tg_atomic_faa_seqcst_u64(&gc->pending_count, (uint64_t)-1);
-	}
-	pending_unlock(gc);
-	return f;
-}
-
-/* Oldest tasks an overflowing spawn runs before it queues its child. */
-#define OVERFLOW_CHUNK 64
-
-/* w's deque is full (queue_max items, or no memory to grow): run the
- * oldest queued tasks, then queue f in the room they left (or run f here
- * when nothing could be claimed).  Oldest first keeps a long flat batch in
- * spawn order, as asyncio runs it: a failure early in the batch cancels
- * it before the later children start (running the new child instead
- * would start children that spawn order puts after the failure).  Thieves
- * take from the same end; for a batch of tiny tasks they back off
- * (worker.c, "Tiny steals"), so the spawner's claims do not make them
- * steal more.
- *
- * A thief's request is answered before each task run here: with every
- * slot taken and nothing public, a push cannot succeed until a steal
- * makes room, so no other spawn would answer it, and the thieves idled
- * while the spawner ran every overflowing child alone (a batch of 20,000
- * tasks of 50 us took 1.6x its time on 2 workers, docs/benchmarks.md). */
-static TG__COLD void
-spawn_overflow(tg__worker *w, tg__frame *f)
-{
-	void *oldest[OVERFLOW_CHUNK];
-	int n = tg__deque_take_oldest(&w->dq, oldest, OVERFLOW_CHUNK);
-	int i;
-	bool queued;
-
-	for (i = 0; i < n; i++) {
-		if (tg__deque_wanted(&w->dq))
-			tg__share_work(w);
-		tg__run_frame(w, oldest[i]);
-	}
-	queued = n > 0 && tg__deque_push(&w->dq, f);
-	if (tg__deque_wanted(&w->dq))
-		tg__share_work(w);
-	if (!queued)
-		tg__run_frame(w, f);
-}
-
-void
-tg__launch(tg__worker *w, tg__frame *f)
-{
-	if (!tg__deque_push(&w->dq, f)) {
-		spawn_overflow(w, f);
-		return;
-	}
-	if (tg__deque_wanted(&w->dq))
-		tg__share_work(w);
-}
-
-/* Starts pending children while slots are free. */
-static void
-drain(tg__worker *w, tg__gcore *gc)
-{
-	/* seq_cst: see the theory above. */
-	while (tg_atomic_load_seqcst_u64(&gc->pending_count) != 0 &&
-	       slot_try_take(gc)) {
-		tg__frame *f = pending_pop(gc);
-
-		if (f == NULL) {
-			/* Another drainer took it: give the slot back. */
-			/* seq_cst RMW: see the theory above. */
-			tg_atomic_faa_seqcst_u64(&gc->slots, (uint64_t)-1);
-			continue;
-		}
-		tg__launch(w, f);
-	}
-}
-
-/* f waits for a slot of gc (f is counted spawned already). */
-static void
-pending_push(tg__worker *w, tg__gcore *gc, tg__frame *f)
-{
-	f->next = NULL;
-	pending_lock(gc);
-	if (gc->pending_tail != NULL)
-		gc->pending_tail->next = f;
-	else
-		gc->pending_head = f;
-	gc->pending_tail = f;
-	/* seq_cst RMW: see the theory above. */
-	tg_atomic_faa_seqcst_u64(&gc->pending_count, 1);
-	pending_unlock(gc);
-	drain(w, gc);
-}
-
-void
-tg__limit_release(tg__worker *w, tg__gcore *gc)
-{
-	/* seq_cst RMW: see the theory above. */
-	tg_atomic_faa_seqcst_u64(&gc->slots, (uint64_t)-1);
-	drain(w, gc);
-}
-
-/* ------------------------------------------------------------------ */
 /* Spawning                                                             */
 
 /* The fields of a spawned frame that do not depend on who spawns it. */
@@ -508,7 +280,7 @@ spawn_frame(tg__worker *w, tg__gcore *gc, tg__frame *f, bool pending)
 	tg_atomic_store_relaxed_u64(&f->id, 0);
 	f->key = tg__group_keys(w, gc, 1);
 	if (pending)
-		pending_push(w, gc, f);
+		tg__limit_pending_push(w, gc, f);
 	else
 		tg__launch(w, f);
 }
@@ -529,7 +301,7 @@ spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
 		return TG_ENOTASK;
 	if (tg__scope_cancelled(w->pool, gc))
 		return TG_ESHUTTINGDOWN;
-	if (gc->limit != 0 && !slot_try_take(gc)) {
+	if (gc->limit != 0 && !tg__limit_slot_take(gc)) {
 		if (!wait)
 			return TG_EAGAIN;
 		pending = true;
@@ -662,7 +434,7 @@ tg__spawn_each_framewise(tg__worker *w, tg__gcore *gc, tg_task_fn fn,
 		frame_fill(f, fn, tg__batch_arg(args, stride, i), gc, name,
 			   site);
 		/* Over the limit the child waits (tg_spawn, not try). */
-		spawn_frame(w, gc, f, gc->limit != 0 && !slot_try_take(gc));
+		spawn_frame(w, gc, f, gc->limit != 0 && !tg__limit_slot_take(gc));
 	}
 	return TG_OK;
 }
@@ -813,105 +585,6 @@ wait_children(tg__worker *w, tg__gcore *gc)
 		wait_children_slow(w, gc);
 }
 
-/* collect() when no array for the children can be had: nested groups of
- * at most 32 built from the stack, each holding the previous one first, so
- * nothing is lost and the leaves keep spawn order depth-first. */
-static tg_error *
-collect_chunked(tg__worker *w, tg__frame *sorted, tg_error *body_err)
-{
-	tg_error *chunk[32];
-	tg_error *acc = NULL;
-	size_t k;
-
-	while (sorted != NULL) {
-		k = 0;
-		if (acc != NULL)
-			chunk[k++] = acc;
-		while (sorted != NULL && k < 32) {
-			tg__frame *next = sorted->next;
-
-			chunk[k++] = sorted->error;
-			tg__frame_free(w, sorted);
-			sorted = next;
-		}
-		acc = tg__error_group_for_join(k, chunk);
-	}
-	if (body_err == NULL)
-		return acc;
-	if (acc == NULL)
-		return tg__error_group_for_join(1, &body_err);
-	chunk[0] = acc;
-	chunk[1] = body_err;
-	return tg__error_group_for_join(2, chunk);
-}
-
-/* Sorts a failed-frame list by spawn key (merge sort on the list itself:
- * no allocation, stable). */
-static tg__frame *
-sort_by_key(tg__frame *list)
-{
-	tg__frame *a = NULL, *b = NULL, *f, *head = NULL, **tail = &head;
-	int flip = 0;
-
-	if (list == NULL || list->next == NULL)
-		return list;
-	while (list != NULL) { /* split alternately */
-		f = list;
-		list = list->next;
-		if (flip ^= 1) {
-			f->next = a;
-			a = f;
-		} else {
-			f->next = b;
-			b = f;
-		}
-	}
-	a = sort_by_key(a);
-	b = sort_by_key(b);
-	while (a != NULL && b != NULL) {
-		tg__frame **smaller = a->key <= b->key ? &a : &b;
-
-		*tail = *smaller;
-		tail = &(*smaller)->next;
-		*smaller = (*smaller)->next;
-	}
-	*tail = a != NULL ? a : b;
-	return head;
-}
-
-/* Builds the join result from the failed frames (any order) plus the
- * body's error (may be NULL), freeing the frames: children in spawn
- * order, the body's error last.  Small sets use the stack. */
-static tg_error *
-collect(tg__worker *w, tg__frame *failed, tg_error *body_err)
-{
-	tg_error *stack_children[32];
-	tg_error **children = stack_children;
-	tg_error *result;
-	size_t n = 0, i;
-	tg__frame *f;
-
-	failed = sort_by_key(failed);
-	for (f = failed; f != NULL; f = f->next)
-		n++;
-	if (n + 1 > 32) {
-		children = tg__malloc((n + 1) * sizeof(*children));
-		if (children == NULL)
-			return collect_chunked(w, failed, body_err);
-	}
-	for (i = 0; failed != NULL; failed = f) {
-		f = failed->next;
-		children[i++] = failed->error;
-		tg__frame_free(w, failed);
-	}
-	if (body_err != NULL)
-		children[n++] = body_err;
-	result = tg__error_group_for_join(n, children);
-	if (children != stack_children)
-		tg__free(children);
-	return result;
-}
-
 /* Was gc cancelled, by itself or from outside?  Fills *own (its own
  * bits) and *outside (an enclosing scope is cancelled).  With a fresh memo
  * saying "not cancelled", neither needs a look (the common case). */
@@ -934,26 +607,6 @@ static const char *
 gc_name_prefix(const char *name)
 {
 	return name != NULL ? " in group \"" : "";
-}
-
-/* Drops the failures of a first-success group that has a winner: only
- * fatal errors survive a success.  Returns the remaining list. */
-static tg__frame *
-drop_nonfatal(tg__worker *w, tg__frame *failed)
-{
-	tg__frame *keep = NULL, *next;
-
-	for (; failed != NULL; failed = next) {
-		next = failed->next;
-		if (tg__error_is_fatal(failed->error)) {
-			failed->next = keep;
-			keep = failed;
-		} else {
-			tg_error_decref(failed->error);
-			tg__frame_free(w, failed);
-		}
-	}
-	return keep;
 }
 
 /* What a join learned besides its error, for the handle. */
@@ -1040,13 +693,13 @@ join_finish(tg__worker *w, tg__gcore *gc, tg_error *body_err,
 	core_free(w, gc);
 
 	if (won && failed != NULL)
-		failed = drop_nonfatal(w, failed);
+		failed = tg__drop_nonfatal(w, failed);
 	if (failed == NULL && body_err == NULL) {
 		if (!outside && !body_cancelled && own == 0)
 			return NULL; /* the common case */
 		result = NULL;
 	} else {
-		result = collect(w, failed, body_err);
+		result = tg__collect(w, failed, body_err);
 		if (tg__error_is_fatal(result))
 			result = tg__error_promote_fatal(result);
 	}
@@ -1228,112 +881,6 @@ tg_group_cancel(tg_group *g)
 		return status == TG_EFINISHED ? TG_OK : status;
 	}
 	tg__scope_cancel(gc->owner_worker->pool, gc, TG__CANCEL_EXPLICIT);
-	return TG_OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* Deadlines and results                                                */
-
-/* The open core of g when the caller is the task that opened it; else
- * NULL with *status saying why. */
-static tg__gcore *
-owned_core(const tg_group *g, int *status)
-{
-	tg__worker *w = tg__self();
-	tg__gcore *gc = open_core((tg_group *)g);
-
-	if (gc == NULL) {
-		*status = closed_status((tg_group *)g);
-		return NULL;
-	}
-	if (w == NULL || w->current != gc->owner) {
-		*status = TG_ENOTOWNER;
-		return NULL;
-	}
-	return gc;
-}
-
-int
-tg_group_set_deadline(tg_group *g, int64_t deadline_ns)
-{
-	int status;
-	tg__gcore *gc = owned_core(g, &status);
-
-	if (gc == NULL)
-		return status;
-	if (deadline_ns < 0)
-		return TG_EINVAL;
-	return tg__timer_set(gc->owner_worker->pool, gc, deadline_ns);
-}
-
-int
-tg_group_set_timeout(tg_group *g, int64_t timeout_ns)
-{
-	int status;
-	tg__gcore *gc = owned_core(g, &status);
-	int64_t now;
-
-	if (gc == NULL)
-		return status;
-	now = tg_now_ns();
-	/* The sum must be a real time: TG_DEADLINE_NONE is not reachable by
-	 * a timeout. */
-	if (timeout_ns < 0 || timeout_ns >= TG_DEADLINE_NONE - now)
-		return TG_EINVAL;
-	return tg__timer_set(gc->owner_worker->pool, gc, now + timeout_ns);
-}
-
-int64_t
-tg_group_deadline(const tg_group *g)
-{
-	int status;
-	tg__gcore *gc = owned_core(g, &status);
-
-	/* The owner is the only writer (under the timer's lock, which it
-	 * released): a plain read is its own write. */
-	return gc != NULL ? gc->deadline : TG_DEADLINE_NONE;
-}
-
-bool
-tg_group_expired(const tg_group *g)
-{
-	int status;
-	tg__gcore *gc = owned_core(g, &status);
-	const handle *h;
-
-	if (gc != NULL)
-		/* relaxed: a status read; the bit never clears while open. */
-		return (tg_atomic_load_relaxed_u64(&gc->cancel) &
-			TG__CANCEL_DEADLINE) != 0;
-	if (status != TG_EFINISHED)
-		return false;
-	h = handle_of((tg_group *)g);
-	/* relaxed: see open_core. */
-	return (tg_atomic_load_relaxed_u64(&h->state) & JOINED_EXPIRED) != 0;
-}
-
-int
-tg_group_winner(const tg_group *g, void **arg_out)
-{
-	const handle *h;
-	uint64_t state;
-	int status;
-
-	if (g == NULL || arg_out == NULL)
-		return TG_EINVAL;
-	status = closed_status((tg_group *)g);
-	h = handle_of((tg_group *)g);
-	if (status != TG_EFINISHED)
-		return tg_atomic_load_relaxed_u64(&h->state) == HANDLE_OPEN
-			       ? TG_ESTATE
-			       : TG_EINVAL;
-	/* relaxed: see open_core. */
-	state = tg_atomic_load_relaxed_u64(&h->state);
-	if ((state & JOINED_FIRST_SUCCESS) == 0)
-		return TG_ESTATE;
-	if ((state & JOINED_HAS_WINNER) == 0)
-		return TG_ENOENT;
-	*arg_out = h->winner_arg;
 	return TG_OK;
 }
 

@@ -423,6 +423,20 @@ void tg__idle(tg__worker *w, unsigned *polls, bool roots,
  * tg__free(gc->raw). */
 tg__gcore *tg__gcore_new(void);
 
+/* group_limit.c: takes one of gc's concurrency slots if one is free;
+ * false when the group is at its limit. */
+bool tg__limit_slot_take(tg__gcore *gc);
+/* group_limit.c: f waits for a slot of gc on its pending list (queued on
+ * w as soon as one is free, maybe at once). */
+void tg__limit_pending_push(tg__worker *w, tg__gcore *gc, tg__frame *f);
+/* group_collect.c: the join's error for gc's failed frames (any order;
+ * each holds its error, and goes back to w's cache) and the body's error
+ * (may be NULL), consuming both.  Never NULL when either is non-NULL. */
+tg_error *tg__collect(tg__worker *w, tg__frame *failed, tg_error *body_err);
+/* group_collect.c: a first-success group with a winner keeps only its
+ * fatal failures: the others are released; returns what is left. */
+tg__frame *tg__drop_nonfatal(tg__worker *w, tg__frame *failed);
+
 /* group.c: a child of a limited group ended: its slot goes to the next
  * pending child (queued on w) or back to the group. */
 void tg__limit_release(tg__worker *w, tg__gcore *gc);

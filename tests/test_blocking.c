@@ -168,6 +168,17 @@ test_blocking_region_lets_a_one_worker_pool_run_the_siblings(void **state)
 		assert_null(tg_runner_run(r, region_root, &p));
 	}
 	alarm(0);
+	{
+		tg_runner_stats_t st;
+
+		/* The only way the sibling ran: a compensating worker. */
+		assert_int_equal(tg_runner_stats(r, &st), TG_OK);
+		assert_true(st.compensations >= 1);
+		assert_int_equal(st.blocked_now, 0);
+		assert_true(st.threads_now >= 1);
+		assert_int_equal(tg_runner_stats(NULL, &st), TG_EINVAL);
+		assert_int_equal(tg_runner_stats(r, NULL), TG_EINVAL);
+	}
 	assert_int_equal(tg_runner_destroy(r), TG_OK);
 }
 
