@@ -102,6 +102,7 @@ core_open(tg__worker *w, tg__frame *cur, tg__gcore *gc, tg__gcore *scope,
 	gc->spawn_owner = cur;
 	gc->enclosing = cur->open;
 	gc->parent_scope = scope;
+	gc->depth = cur->group->depth + 1;
 	gc->dq_mark = w->dq.bottom;
 	/* relaxed: the core reaches other threads inside the frames of its
 	 * children, published by the deque's release store of split. */
@@ -683,6 +684,7 @@ join_finish(tg__worker *w, tg__gcore *gc, tg_error *body_err,
 		gc->spawned_local = 0;
 		gc->done_local = 0;
 	}
+	tg__scope_close(w->pool, gc);
 	if (__builtin_expect(gc->join_flags != 0, 0)) {
 		if (gc->join_flags & TG__JOIN_DEADLINE)
 			gc->deadline = TG_DEADLINE_NONE;
@@ -852,7 +854,10 @@ tg_group_join(tg_group *g, tg_error *body_err)
 	 * every child ran here, and nothing needs the acquire of group_done.
 	 * relaxed (failed list, remote counters): a non-zero or stale value
 	 * only sends the join to join_finish_slow, which waits with
-	 * group_done's seq_cst load and re-reads them.  A clear attention
+	 * group_done's seq_cst load and re-reads them.  scope_state: a
+	 * registration in the scope tree (cancel.c) is made by a task in
+	 * gc's subtree, whose end happens before this (tg__scope_close), and
+	 * join_finish takes gc out of the tree.  A clear attention
 	 * word says gc (the running task's scope) is not cancelled, so its
 	 * cancel bits are clear and nothing outside it is cancelled either
 	 * (tg__attention; cancel_state would find the same). */
@@ -860,7 +865,8 @@ tg_group_join(tg_group *g, tg_error *body_err)
 		    gc->spawned_local != gc->done_local || tg__attention(w) ||
 			    tg_atomic_load_relaxed_ptr(&gc->failed) != NULL ||
 			    (tg_atomic_load_relaxed_u64(&gc->done_remote) |
-			     tg_atomic_load_relaxed_u64(&gc->spawned_remote)) != 0,
+			     tg_atomic_load_relaxed_u64(&gc->spawned_remote) |
+			     tg_atomic_load_relaxed_u64(&gc->scope_state)) != 0,
 		    0))
 		return join_finish_slow(w, g, gc);
 	w->current->open = gc->enclosing;

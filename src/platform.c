@@ -2,9 +2,11 @@
  * platform.c - the platform file, the only one with Linux-only code:
  * ck_ec's gettime / wait / wake for parking, and the few other platform
  * facts the library needs (platform.h).  Linux uses futex(2), gettid and
- * CPU affinity directly; elsewhere (or with TG_PORTABLE_PLATFORM) one
- * process-wide mutex and condition variable stand in for the futex
- * (correct, slower: every wake broadcasts) and threads are not pinned.
+ * CPU affinity directly, and pthread_getattr_np for a thread's stack
+ * bounds; elsewhere (or with TG_PORTABLE_PLATFORM) one process-wide mutex
+ * and condition variable stand in for the futex (correct, slower: every
+ * wake broadcasts), threads are not pinned, and stack bounds are unknown
+ * (no stack-overflow message).
  */
 #include <errno.h>
 #include <limits.h>
@@ -93,6 +95,34 @@ tg__thread_cpu_ns(pthread_t thread)
 		return -1;
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+bool
+tg__thread_stack(uintptr_t *lo, size_t *size, size_t *guard)
+{
+	pthread_attr_t attr;
+	void *addr;
+	size_t sz, gd;
+	long page = sysconf(_SC_PAGESIZE);
+	bool ok;
+
+	if (page <= 0)
+		page = 4096;
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return false;
+	/* glibc: [addr, addr + sz) is the usable stack, the guard lies right
+	 * below addr (its size as requested; the pages are whole). */
+	ok = pthread_attr_getstack(&attr, &addr, &sz) == 0 &&
+	     pthread_attr_getguardsize(&attr, &gd) == 0;
+	pthread_attr_destroy(&attr);
+	if (!ok || addr == NULL || sz == 0)
+		return false;
+	*lo = (uintptr_t)addr;
+	*size = sz;
+	*guard = (gd + (size_t)page - 1) / (size_t)page * (size_t)page;
+	return true;
+}
+
+const bool tg__thread_stack_known = true;
 
 #else /* portable fallback */
 
@@ -213,6 +243,19 @@ tg__thread_cpu_ns(pthread_t thread)
 	(void)thread;
 	return -1;
 }
+
+bool
+tg__thread_stack(uintptr_t *lo, size_t *size, size_t *guard)
+{
+	/* No portable way to find a thread's stack (pthread_getattr_np is a
+	 * GNU extension). */
+	(void)lo;
+	(void)size;
+	(void)guard;
+	return false;
+}
+
+const bool tg__thread_stack_known = false;
 #endif
 
 const struct ck_ec_ops tg__ec_ops = {

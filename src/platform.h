@@ -6,13 +6,15 @@
  * affinity).  Elsewhere, or on Linux when built with TG_PORTABLE_PLATFORM
  * (the CMake option of the same name, which CI uses to test it), a
  * portable fallback stands in: a process-wide mutex and condition
- * variable for parking, no CPU pinning, no main-thread test.
+ * variable for parking, no CPU pinning, no main-thread test, no stack
+ * bounds (so no stack-overflow message: stack_guard.h).
  */
 #ifndef TG_PLATFORM_H
 #define TG_PLATFORM_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* True on the process's initial thread (where signals like SIGINT are
@@ -34,5 +36,15 @@ void tg__pin_thread(pthread_t thread, int index);
 /* CPU time thread has used, in ns; -1 where the platform cannot tell
  * (the portable fallback).  The starvation detector (blocking.c). */
 int64_t tg__thread_cpu_ns(pthread_t thread);
+
+/* The calling thread's stack: its lowest usable address (*lo), its size
+ * and the size of the guard region right below it (rounded up to whole
+ * pages; 0 when it has none).  false where the platform cannot tell (the
+ * portable fallback, or the query failed): then the stack-overflow
+ * handler is not installed (stack_guard.c). */
+bool tg__thread_stack(uintptr_t *lo, size_t *size, size_t *guard);
+/* Whether tg__thread_stack can tell at all (true on Linux): tests skip
+ * the stack-overflow message without it. */
+extern const bool tg__thread_stack_known;
 
 #endif /* TG_PLATFORM_H */

@@ -14,6 +14,7 @@
 
 #include "platform.h"
 #include "scheduler.h"
+#include "stack_guard.h"
 
 /* Initial deque capacity (grows on demand). */
 #define DEQUE_INITIAL 256
@@ -40,7 +41,9 @@ tg__worker_thread(void *arg)
 	tg__tls_self = w;
 	tg__tls_fast = w;
 	tg__tls_attention = &w->attention;
+	tg__stack_guard_thread_start(w, &w->pool->attr);
 	tg__worker_loop(w);
+	tg__stack_guard_thread_end();
 	tg__tls_attention = &no_attention;
 	tg__tls_fast = (tg__worker *)&tg__no_worker;
 	tg__tls_self = NULL;
@@ -125,13 +128,15 @@ stop_workers(tg__pool *pool)
 }
 
 /* Thread attributes giving each worker a stack of stack_size bytes
- * rounded up to whole pages (0: the platform's default).  TG_OK, or
- * TG_EINVAL when the size cannot be rounded or is refused. */
+ * rounded up to whole pages (0: the platform's default), with a guard
+ * region of at least TG__STACK_GUARD below it (stack_guard.h; glibc adds
+ * the guard to the stack size, so it takes nothing from the stack).
+ * TG_OK, or TG_EINVAL when the size cannot be rounded or is refused. */
 static int
 worker_attr_init(pthread_attr_t *attr, size_t stack_size)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	size_t rounded;
+	size_t rounded, guard;
 
 	if (page <= 0)
 		page = 4096;
@@ -144,6 +149,10 @@ worker_attr_init(pthread_attr_t *attr, size_t stack_size)
 		pthread_attr_destroy(attr);
 		return TG_EINVAL;
 	}
+	/* Best effort: a platform that refuses keeps its own guard. */
+	if (pthread_attr_getguardsize(attr, &guard) == 0 &&
+	    guard < TG__STACK_GUARD)
+		(void)pthread_attr_setguardsize(attr, TG__STACK_GUARD);
 	return TG_OK;
 }
 
@@ -177,6 +186,8 @@ tg__pool_create(tg__pool **out, const tg__pool_config *cfg)
 		tg__free(pool->raw);
 		return rc;
 	}
+	if (pthread_mutex_init(&pool->scope_lock, NULL) != 0)
+		goto fail_scope;
 	if (pthread_mutex_init(&pool->inject_lock, NULL) != 0)
 		goto fail_inject;
 	if (pthread_mutex_init(&pool->comp_lock, NULL) != 0)
@@ -235,6 +246,8 @@ fail_waiters:
 fail_comp:
 	pthread_mutex_destroy(&pool->inject_lock);
 fail_inject:
+	pthread_mutex_destroy(&pool->scope_lock);
+fail_scope:
 	pthread_attr_destroy(&pool->attr);
 	tg__free(pool->workers);
 	tg__free(pool->raw);
@@ -254,6 +267,7 @@ tg__pool_destroy(tg__pool *pool)
 		if (pool->workers[i] != NULL)
 			worker_free(pool->workers[i]);
 	pthread_mutex_destroy(&pool->inject_lock);
+	pthread_mutex_destroy(&pool->scope_lock);
 	pthread_mutex_destroy(&pool->comp_lock);
 	pthread_mutex_destroy(&pool->waiters_lock);
 	pthread_cond_destroy(&pool->monitor_cond);

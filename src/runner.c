@@ -240,6 +240,7 @@ tg_runner_stats(const tg_runner *r, tg_runner_stats_t *out)
 	out->compensations =
 		tg_atomic_load_relaxed_u64(&pool->stat_compensations);
 	out->handoffs = tg_atomic_load_relaxed_u64(&pool->stat_handoffs);
+	out->scope_steps = tg_atomic_load_relaxed_u64(&pool->stat_scope_steps);
 	out->threads_now = (int)tg_atomic_load_relaxed_u32(&pool->active);
 	out->blocked_now = (int)tg_atomic_load_relaxed_u32(&pool->blocked);
 	return TG_OK;
@@ -260,6 +261,7 @@ root_scope_new(tg__pool *pool)
 	/* relaxed: published to the workers with the root frame (the
 	 * injection queue's lock). */
 	tg_atomic_store_relaxed_u64(&gc->memo, epoch << 1);
+	tg__scope_root_init(gc);
 	return gc;
 }
 

@@ -88,6 +88,10 @@ typedef struct tg__gcore {
 	tg__frame *spawn_owner;
 	struct tg__gcore *enclosing;    /* owner's next outer open group */
 	struct tg__gcore *parent_scope; /* enclosing cancellation scope */
+	/* Ancestors of its children: its owner's plus one (a run's root
+	 * scope: 0), so an error's spawn chain knows its length without
+	 * walking it (task.c). */
+	size_t depth;
 	int policy;
 	unsigned hooks;  /* TG__HOOK_* */
 	uint32_t limit;  /* concurrency limit; 0 = none */
@@ -124,6 +128,11 @@ typedef struct tg__gcore {
 	_Alignas(64) TG_ATOMIC(uint64_t) spawned_remote;
 	TG_ATOMIC(uint64_t) done_remote;
 	TG_ATOMIC(void *) failed; /* stack of failed frames (Treiber) */
+	/* Registration in the pool's scope tree (cancel.c): TG__SCOPE_*
+	 * bits, written under pool->scope_lock, read without it.  On this
+	 * line so that the join's fast path tests it with the remote
+	 * counters, in one OR. */
+	TG_ATOMIC(uint64_t) scope_state;
 	/* Concurrency limit (group.c): children holding a slot (started or
 	 * queued on a deque), and the pending children waiting for one, in
 	 * spawn order, under pending_lock (a spin lock: a few pointer moves). */
@@ -132,7 +141,19 @@ typedef struct tg__gcore {
 	TG_ATOMIC(uint32_t) pending_lock;
 	tg__frame *pending_head, *pending_tail;
 	TG_ATOMIC(uint32_t) won;   /* first-success: 1 once a child won */
+	/* The scope tree (cancel.c), under pool->scope_lock; meaningful only
+	 * while scope_state says registered: the run's root scope at the top
+	 * of this one's chain (read without the lock: set before the
+	 * registration's release store), and the registered scopes whose
+	 * parent_scope this is (a list through scope_next / scope_prev). */
+	struct tg__gcore *scope_root;
+	struct tg__gcore *scope_kids, *scope_next, *scope_prev;
 } tg__gcore;
+
+/* tg__gcore.scope_state */
+#define TG__SCOPE_REG 1u    /* in the scope tree */
+#define TG__SCOPE_PUSHED 2u /* it or an enclosing scope is cancelled (bits
+			     * set by anything but a signal handler) */
 
 /* ------------------------------------------------------------------ */
 /* Workers                                                              */
@@ -294,6 +315,13 @@ typedef struct tg__pool {
 	 * not run (not in its group's subtree) and handed off. */
 	TG_ATOMIC(uint64_t) stat_compensations;
 	TG_ATOMIC(uint64_t) stat_handoffs;
+	/* The scope tree (cancel.c): registering scopes, pushing
+	 * cancellations down, unlinking closed scopes.  A leaf lock: nothing
+	 * else is taken while it is held. */
+	_Alignas(64) pthread_mutex_t scope_lock;
+	/* Scope links followed by cancellation checks and pushes (relaxed,
+	 * slow paths only): tg_runner_stats' scope_steps. */
+	TG_ATOMIC(uint64_t) stat_scope_steps;
 	pthread_mutex_t comp_lock; /* starting and retiring compensators */
 	pthread_attr_t attr;       /* for every worker thread */
 	int64_t linger_ns;         /* a surplus compensator parks this long */
@@ -550,14 +578,34 @@ tg__scope_surely_live(tg__pool *pool, tg__gcore *gc)
 
 	return tg_atomic_load_relaxed_u64(&gc->memo) == epoch << 1;
 }
-/* Cancels gc for reason: its bits, the epoch, every worker's attention
- * word, and a broadcast to the waiters of wait.h (which takes locks). */
+/* Cancels gc for reason: its bits, the push down the scope tree (under
+ * pool->scope_lock), the epoch, every worker's attention word, and a
+ * broadcast to the waiters of wait.h (which takes locks).  Not from a
+ * signal handler. */
 void tg__scope_cancel(tg__pool *pool, tg__gcore *gc, uint64_t reason);
-/* The same without the waiters' broadcast, for a signal handler: the
- * starvation detector's thread broadcasts when it sees the epoch move
- * (blocking.c). */
+/* The same for a run's root scope (parent_scope NULL) from a signal
+ * handler: no lock, no push (every registered scope reads its root's bits
+ * itself), no waiters' broadcast (the starvation detector's thread
+ * broadcasts when it sees the epoch move, blocking.c). */
 void tg__scope_cancel_signal_safe(tg__pool *pool, tg__gcore *gc,
 				  uint64_t reason);
+/* cancel.c: a new root scope goes into the scope tree (its top).  Before
+ * the scope is published. */
+void tg__scope_root_init(tg__gcore *gc);
+/* cancel.c: gc, registered, leaves the scope tree (its join, after every
+ * task in it has ended).  Owner only. */
+TG__COLD void tg__scope_close_slow(tg__pool *pool, tg__gcore *gc);
+/* gc is being closed by its owner (every task in it has ended, so no
+ * registration can race this read): out of the scope tree if in it.
+ * relaxed: every registrant ran in gc's subtree, and its end happens
+ * before the join that calls this. */
+static inline void
+tg__scope_close(tg__pool *pool, tg__gcore *gc)
+{
+	if (__builtin_expect(tg_atomic_load_relaxed_u64(&gc->scope_state) != 0,
+			     0))
+		tg__scope_close_slow(pool, gc);
+}
 
 /* Is w's attention word set?  While it is clear, no thief has asked w for
  * work since w last answered, and the scope of w's running task is not

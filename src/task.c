@@ -43,15 +43,15 @@ tg__provenance_capture(tg__provenance *out)
 	out->task_id = tg__frame_id(f);
 	out->task_name = f->name;
 	out->worker = w->index;
+	/* The chain has f's group's depth + 1 frames (its ancestors and f);
+	 * the levels past TG__CHAIN_MAX are counted, not walked, so an error
+	 * costs the same at any depth. */
+	if (f->group->depth + 1 > TG__CHAIN_MAX)
+		out->omitted = f->group->depth + 1 - TG__CHAIN_MAX;
 	/* Every frame on this chain is running (a group's owner outlives the
 	 * group's children), so reading them needs no synchronisation. */
-	for (; f != NULL; f = parent_of(f)) {
-		if (out->depth == TG__CHAIN_MAX) {
-			out->omitted++;
-			continue;
-		}
+	for (; f != NULL && out->depth < TG__CHAIN_MAX; f = parent_of(f))
 		out->chain[out->depth++] = site_of(f);
-	}
 	return true;
 }
 
