@@ -26,14 +26,72 @@
 #include "platform.h"
 #include "scheduler.h"
 
+/* A runner is a shell around its pool.  Shells are never given back to
+ * the system: destroy puts its shell on a process-wide list (closing
+ * left set) and tg_runner_create takes one from there first.  So a run or
+ * destroy racing a destroy of the same runner reads a shell that exists,
+ * sees closing and returns TG_ESTATE, never freed memory (a pointer kept
+ * past destroy may later name a new runner: runner.h).  Shells come from
+ * calloc, not the library's allocator, so they outlive allocator
+ * swaps. */
 struct tg_runner {
-	tg__pool *pool;
+	tg__pool *pool; /* NULL in a shell on the list */
 	bool handle_sigint;
-	/* Runs in progress; destroy refuses while non-zero. */
+	/* Runs in progress (and runs that looked and backed off); destroy
+	 * refuses while non-zero.  Never reset: racing runs keep it
+	 * balanced across reuse. */
 	TG_ATOMIC(uint32_t) active;
-	/* Set once destroy has begun; new runs are refused. */
+	/* 0 open; 1 once destroy has begun (new runs are refused), and on
+	 * the list. */
 	TG_ATOMIC(uint32_t) closing;
+	struct tg_runner *next_shell; /* the list, under shells_lock */
 };
+
+static pthread_mutex_t shells_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tg_runner *shells; /* destroyed runners, for reuse */
+static pthread_once_t shells_fork_once = PTHREAD_ONCE_INIT;
+
+/* fork: the child has only the forking thread, so the lock must not be
+ * left held by another one. */
+static void shells_fork_prepare(void) { pthread_mutex_lock(&shells_lock); }
+static void shells_fork_resume(void) { pthread_mutex_unlock(&shells_lock); }
+static void
+shells_fork_register(void)
+{
+	(void)pthread_atfork(shells_fork_prepare, shells_fork_resume,
+			     shells_fork_resume);
+}
+
+/* A shell: one from the list (closing still set: the caller clears it
+ * once the pool is in place), else a new one; NULL without memory. */
+static struct tg_runner *
+shell_take(void)
+{
+	struct tg_runner *r;
+
+	pthread_once(&shells_fork_once, shells_fork_register);
+	pthread_mutex_lock(&shells_lock);
+	r = shells;
+	if (r != NULL)
+		shells = r->next_shell;
+	pthread_mutex_unlock(&shells_lock);
+	if (r != NULL)
+		return r;
+	r = calloc(1, sizeof(*r));
+	if (r != NULL)
+		/* relaxed: published with the runner (the caller's *out). */
+		tg_atomic_store_relaxed_u32(&r->closing, 1);
+	return r;
+}
+
+static void
+shell_give(struct tg_runner *r)
+{
+	pthread_mutex_lock(&shells_lock);
+	r->next_shell = shells;
+	shells = r;
+	pthread_mutex_unlock(&shells_lock);
+}
 
 /* One submitted root task: the submitter waits on it. */
 struct tg__run {
@@ -192,12 +250,10 @@ tg_runner_create(tg_runner **out, const tg_runner_config *cfg)
 	if (cfg != NULL && cfg->stack_size != 0 &&
 	    cfg->stack_size < TG_STACK_SIZE_MIN)
 		return TG_EINVAL;
-	tg__alloc_pin();
-	r = tg__calloc(1, sizeof(*r));
-	if (r == NULL) {
-		tg__alloc_unpin();
+	r = shell_take();
+	if (r == NULL)
 		return TG_ENOMEM;
-	}
+	tg__alloc_pin();
 	r->handle_sigint = cfg != NULL && cfg->handle_sigint;
 	pc.nworkers = n;
 	pc.pin = cfg != NULL && cfg->pin_threads;
@@ -214,10 +270,15 @@ tg_runner_create(tg_runner **out, const tg_runner_config *cfg)
 		pc.starvation_ns = 0;
 	rc = tg__pool_create(&r->pool, &pc);
 	if (rc != TG_OK) {
-		tg__free(r);
+		r->pool = NULL;
 		tg__alloc_unpin();
+		shell_give(r);
 		return rc;
 	}
+	/* seq_cst: after the pool; a racing run (of a pointer kept past an
+	 * earlier destroy of this shell) that reads closing 0 with its
+	 * seq_cst load sees the pool. */
+	(void)tg_atomic_cas_seqcst_u32(&r->closing, 1, 0);
 	*out = r;
 	return TG_OK;
 }
@@ -381,15 +442,19 @@ tg_runner_destroy(tg_runner *r)
 		return TG_EINVAL;
 	if (w != NULL && w->pool == r->pool)
 		return TG_EDEADLK;
-	/* seq_cst RMW / load: see tg_runner_run. */
-	tg_atomic_faa_seqcst_u32(&r->closing, 1);
+	/* seq_cst CAS / load: see tg_runner_run.  One destroy wins; a
+	 * racing one (or one of a runner destroyed already) finds closing
+	 * set. */
+	if (!tg_atomic_cas_seqcst_u32(&r->closing, 0, 1))
+		return TG_ESTATE;
 	if (tg_atomic_load_seqcst_u32(&r->active) != 0) {
-		tg_atomic_faa_seqcst_u32(&r->closing, (uint32_t)-1);
+		(void)tg_atomic_cas_seqcst_u32(&r->closing, 1, 0);
 		return TG_EBUSY;
 	}
 	tg__pool_destroy(r->pool);
-	tg__free(r);
+	r->pool = NULL;
 	tg__alloc_unpin();
+	shell_give(r);
 	return TG_OK;
 }
 

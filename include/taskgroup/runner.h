@@ -123,8 +123,9 @@ TG_API int tg_runner_create(tg_runner **out, const tg_runner_config *cfg);
  * fn's error (new reference) or NULL.  Misuse returns a RuntimeError whose
  * tg_error_code is the status and fn never runs: TG_EINVAL (r or fn NULL),
  * TG_EDEADLK (called from a task of r's own pool, which would wait for
- * itself), TG_ESTATE (r is being destroyed).  Thread-safe: concurrent runs
- * on one runner share its workers.
+ * itself), TG_ESTATE (r is being destroyed, or was: see
+ * tg_runner_destroy).  Thread-safe: concurrent runs on one runner share
+ * its workers, and a run may race the runner's destroy.
  */
 TG_API tg_error *tg_runner_run_at(tg_runner *r, tg_task_fn fn, void *arg,
 				  const tg_site *site);
@@ -136,10 +137,18 @@ TG_API tg_error *tg_runner_run_at(tg_runner *r, tg_task_fn fn, void *arg,
 TG_API tg_error *(tg_runner_run)(tg_runner *r, tg_task_fn fn, void *arg);
 
 /*
- * Stops the workers and frees the runner.  Errors: TG_EINVAL (r NULL),
- * TG_EBUSY (a run is in progress; nothing is freed), TG_EDEADLK (called
- * from one of r's own tasks).  Thread-safety: no other call on r may start
- * once destroy has begun.
+ * Stops the workers and frees the runner's pool.  Errors: TG_EINVAL (r
+ * NULL), TG_EBUSY (a run is in progress; nothing is freed), TG_EDEADLK
+ * (called from one of r's own tasks), TG_ESTATE (another destroy of r has
+ * begun, or r was destroyed already).
+ * Thread-safety: tg_runner_run and tg_runner_destroy may race a destroy
+ * of the same runner: the runner's small shell is never given back to
+ * the system (the next tg_runner_create reuses it), so a racing run
+ * either started first (then destroy returns TG_EBUSY) or gets TG_ESTATE,
+ * and never touches freed memory.  After destroy has returned, r must not
+ * be used again: until a new runner is created the calls above return
+ * TG_ESTATE, but after that r may be the new runner.  The other calls on
+ * r (tg_runner_threads, tg_runner_stats) must not race destroy.
  */
 TG_API int tg_runner_destroy(tg_runner *r);
 
