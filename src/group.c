@@ -123,6 +123,25 @@ core_defaults(tg__gcore *gc)
 	gc->name = NULL;
 }
 
+/* Is g a group cur has open (an `async with` entered twice)?  Storage
+ * that merely looks open (left over from an earlier frame) names a core
+ * that is not on cur's chain of open groups; the pointer is compared,
+ * never followed. */
+static bool
+still_open(const tg__frame *cur, tg_group *g)
+{
+	const tg__gcore *gc;
+	handle *h = handle_of(g);
+
+	/* relaxed: g is the calling task's (or garbage). */
+	if (tg_atomic_load_relaxed_u64(&h->state) != HANDLE_OPEN)
+		return false;
+	for (gc = cur->open; gc != NULL; gc = gc->enclosing)
+		if (gc == h->core)
+			return true;
+	return false;
+}
+
 /* tg_group_init when its fast path does not apply: the general init. */
 static TG__COLD int
 init_slow(tg_group *g, const tg_group_options *opts)
@@ -140,6 +159,8 @@ init_slow(tg_group *g, const tg_group_options *opts)
 		return TG_EINVAL;
 	if (w == NULL || w->current == NULL)
 		return TG_ENOTASK;
+	if (still_open(w->current, g))
+		return TG_ESTATE;
 	gc = core_alloc(w);
 	if (gc == NULL)
 		return TG_ENOMEM;
@@ -182,7 +203,12 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	tg__gcore *gc, *scope;
 	uint64_t epoch;
 
-	if (__builtin_expect(g == NULL, 0) || __builtin_expect(opts != NULL, 0))
+	/* relaxed (state): g is the calling task's; an open-looking handle
+	 * goes to init_slow, which refuses one that is still open. */
+	if (__builtin_expect(g == NULL, 0) || __builtin_expect(opts != NULL, 0) ||
+	    __builtin_expect(tg_atomic_load_relaxed_u64(&handle_of(g)->state) ==
+				     HANDLE_OPEN,
+			     0))
 		return init_slow(g, opts);
 	cur = w->current;
 	gc = w->free_cores;
@@ -893,10 +919,17 @@ tg_group_cancel(tg_group *g)
 tg_error *
 tg__join_abandoned(tg__worker *w, tg__frame *f, tg_error *err)
 {
+	return tg__join_abandoned_inside(w, f, err, NULL);
+}
+
+tg_error *
+tg__join_abandoned_inside(tg__worker *w, tg__frame *f, tg_error *err,
+			  const tg__gcore *stop)
+{
 	tg_error *parts[3];
 	size_t n = 0;
 
-	while (f->open != NULL) {
+	while (f->open != NULL && f->open != stop) {
 		tg__gcore *gc = f->open;
 		const char *name = gc->name;
 		tg_error *joined = join_core_slow(w, gc, NULL);

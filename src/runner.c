@@ -24,6 +24,7 @@
 #include "alloc.h"
 #include "error_internal.h"
 #include "platform.h"
+#include "group_handle.h"
 #include "scheduler.h"
 
 /* A runner is a shell around its pool.  Shells are never given back to
@@ -101,6 +102,17 @@ struct tg__run {
 	tg_error *result;
 	tg__pool *pool;
 	tg__gcore *scope; /* the root scope */
+	/* The user's main function, which run_main calls inside the run's
+	 * leftovers group (tg_run_group): open while main runs, unless it
+	 * could not be opened (no memory). */
+	tg_task_fn main_fn;
+	void *main_arg;
+	tg_group leftovers;
+	/* 1 while main may spawn into it; read by tg_run_group on any
+	 * thread of the run (relaxed: the opening is published to the
+	 * run's tasks by their spawns; the close happens after the last
+	 * of the leftovers' children, who may read it while it ends). */
+	TG_ATOMIC(uint32_t) leftovers_open;
 };
 
 /* The run whose root scope SIGINT cancels: NULL (none), the run, or
@@ -347,6 +359,72 @@ interrupted_result(tg_error *err)
 	return e;
 }
 
+/*
+ * The root task: asyncio.run's shape.  Opens the leftovers group (collect
+ * all, so a failure there cancels neither main nor its siblings), runs
+ * main in it, joins what main left open inside it, then cancels the
+ * leftovers and waits for them: their real errors join main's result
+ * (both: one ExceptionGroup, the leftovers' first).
+ */
+static tg_error *
+run_main(void *arg)
+{
+	struct tg__run *run = arg;
+	tg_group_options opts = { .policy = TG_POLICY_COLLECT_ALL,
+				  .name = "tg_run_group" };
+	tg__worker *w;
+	tg_error *err, *left, *parts[2];
+
+	if (tg_group_init(&run->leftovers, &opts) != TG_OK)
+		return run->main_fn(run->main_arg); /* no memory: without */
+	tg_atomic_store_relaxed_u32(&run->leftovers_open, 1);
+	err = run->main_fn(run->main_arg);
+	w = tg__self();
+	/* Main's own open groups first (as the runtime would after it
+	 * returns: tg__join_abandoned); the leftovers group stays open. */
+	if (w->current->open != open_core(&run->leftovers))
+		err = tg__join_abandoned_inside(w, w->current, err,
+						open_core(&run->leftovers));
+	(void)tg_group_cancel(&run->leftovers);
+	/* Closed first: a leftover asking now gets NULL (a spawn would be
+	 * refused anyway: the group is cancelled). */
+	tg_atomic_store_relaxed_u32(&run->leftovers_open, 0);
+	left = tg_group_join(&run->leftovers, NULL);
+	/* Only a cancellation (the root scope's, by SIGINT: run_root turns
+	 * it into an Interrupt): main's result stands. */
+	if (left != NULL && tg__error_is_cancel(left)) {
+		tg_error_decref(left);
+		left = NULL;
+	}
+	if (left == NULL)
+		return err;
+	if (err == NULL)
+		return left;
+	parts[0] = left;
+	parts[1] = err;
+	return tg_error_group_new("unhandled errors in the run's leftover "
+				  "tasks and in its main function",
+				  2, parts);
+}
+
+tg_group *
+tg_run_group(void)
+{
+	tg__worker *w = tg__self();
+	tg__frame *f;
+
+	if (w == NULL || w->current == NULL)
+		return NULL;
+	/* Up the owners to the root (a root's group is its run's root
+	 * scope, which no task owns).  Every frame on the way is running. */
+	for (f = w->current; f->group->owner != NULL; f = f->group->owner)
+		;
+	if (f->run == NULL ||
+	    tg_atomic_load_relaxed_u32(&f->run->leftovers_open) == 0)
+		return NULL;
+	return &f->run->leftovers;
+}
+
 /* Submits fn(arg) as a root task and waits for it. */
 static tg_error *
 run_root(tg_runner *r, tg_task_fn fn, void *arg, const tg_site *site)
@@ -380,7 +458,10 @@ run_root(tg_runner *r, tg_task_fn fn, void *arg, const tg_site *site)
 	}
 	run.done = false;
 	run.result = NULL;
-	*f = (tg__frame){ .fn = fn, .arg = arg, .group = run.scope,
+	run.main_fn = fn;
+	run.main_arg = arg;
+	tg_atomic_store_relaxed_u32(&run.leftovers_open, 0);
+	*f = (tg__frame){ .fn = run_main, .arg = &run, .group = run.scope,
 			  .run = &run, .site = site, /* id 0: none yet */
 			  .home = NULL };
 	sigint = sigint_install(r, &run, &old_action);

@@ -471,6 +471,10 @@ void tg__limit_release(tg__worker *w, tg__gcore *gc);
 
 /* group.c: joins the groups a task left open when it returned. */
 tg_error *tg__join_abandoned(tg__worker *w, tg__frame *f, tg_error *err);
+/* group.c: the same for the groups f opened inside stop (an open group of
+ * f's), which stays open (runner.c: the run's leftovers group). */
+tg_error *tg__join_abandoned_inside(tg__worker *w, tg__frame *f,
+				    tg_error *err, const tg__gcore *stop);
 
 /* group.c, for tg_spawn_each (batch.c).  The core of g if it is an open
  * handle; else NULL with *status TG_EINVAL or TG_EFINISHED. */

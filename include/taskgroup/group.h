@@ -76,7 +76,10 @@ typedef struct tg_group_options {
  * Opens a group owned by the calling task.  opts may be NULL (defaults).
  * Errors: TG_EINVAL (g NULL, an unknown policy, a negative limit),
  * TG_ENOTASK (the caller
- * is not running a task: groups need a pool, use tg_run), TG_ENOMEM.
+ * is not running a task: groups need a pool, use tg_run), TG_ESTATE (g is
+ * a group the calling task has open and not joined yet: the same
+ * `async with` entered twice; the open group is untouched), TG_ENOMEM.
+ * A handle that was joined may be opened again.
  * If the enclosing scope is already cancelled the group starts cancelled.
  * Thread-safety: g belongs to the calling task until joined.
  */

@@ -137,6 +137,29 @@ TG_API tg_error *tg_runner_run_at(tg_runner *r, tg_task_fn fn, void *arg,
 TG_API tg_error *(tg_runner_run)(tg_runner *r, tg_task_fn fn, void *arg);
 
 /*
+ * The calling task's run's leftovers group: asyncio.create_task without a
+ * TaskGroup.  Every run (tg_runner_run, tg_run) calls its function inside
+ * this group, opened with the collect-all policy and named
+ * "tg_run_group", so a child spawned into it may outlive the task that
+ * spawned it, and its failure cancels nothing.  When the run's function
+ * returns (after its own open groups are joined), the children still in
+ * the group are cancelled, as asyncio.run cancels the tasks still
+ * pending, and waited for: a child that waits for cancellation with a
+ * checkpoint, tg_sleep or a barrier ends then.  Their real errors join
+ * the run's result: alone when the function returned NULL, else one
+ * ExceptionGroup of the leftovers' error and the function's.
+ * (CPython hands those errors to the loop's exception handler instead:
+ * C has no such handler, and nothing may be lost.)
+ * Only spawn into it (tg_spawn, tg_try_spawn, tg_spawn_each and their
+ * named forms); the runner cancels and joins it.  Returns NULL outside
+ * tasks, once the run's function has returned, or when the group could
+ * not be opened (no memory: then the run goes on without it).
+ * Thread-safe: from any task of the run; walks the task's ancestors (a
+ * few loads per level).
+ */
+TG_API tg_group *tg_run_group(void);
+
+/*
  * Stops the workers and frees the runner's pool.  Errors: TG_EINVAL (r
  * NULL), TG_EBUSY (a run is in progress; nothing is freed), TG_EDEADLK
  * (called from one of r's own tasks), TG_ESTATE (another destroy of r has
