@@ -640,17 +640,42 @@ gc_name_prefix(const char *name)
 typedef struct join_facts {
 	uint64_t flags; /* JOINED_* */
 	void *winner_arg;
+	int64_t deadline; /* with JOINED_DEADLINE */
 } join_facts;
 
 /* A join that finds at least this many of its children still queued on
  * its own worker runs them oldest first. */
 #define BATCH_FIFO_MIN 64
 
+/* The TimeoutError of a group whose own deadline expired, raised from
+ * the CancelledError it converts (Python's `raise TimeoutError from
+ * CancelledError`): the body's when it handed one (consumed), else one
+ * made here. */
+static TG__COLD tg_error *
+timeout_error(const char *name, tg_error *cancel)
+{
+	tg_error *e = tg_error_new_at(&tg_TimeoutError, ETIMEDOUT, __FILE__,
+				      __LINE__, __func__,
+				      "the task group's deadline expired%s%s%s",
+				      gc_name_prefix(name),
+				      name != NULL ? name : "",
+				      name != NULL ? "\"" : "");
+
+	if (cancel == NULL)
+		cancel = tg__error_cancelled(__FILE__, __LINE__, __func__);
+	if (tg__error_is_cancel(cancel))
+		(void)tg_error_set_cause(e, cancel); /* consumes it */
+	else
+		tg_error_decref(cancel); /* out of memory: no cause */
+	return e;
+}
+
 /* The join after the wait: every child has finished. */
 static inline __attribute__((always_inline)) tg_error *
 join_finish(tg__worker *w, tg__gcore *gc, tg_error *body_err,
-	    bool body_cancelled, join_facts *facts)
+	    tg_error *body_cancel, join_facts *facts)
 {
+	bool body_cancelled = body_cancel != NULL; /* the body's, consumed */
 	bool outside, won = false;
 	uint64_t own;
 	tg__frame *failed;
@@ -674,6 +699,7 @@ join_finish(tg__worker *w, tg__gcore *gc, tg_error *body_err,
 
 	facts->flags = 0;
 	facts->winner_arg = NULL;
+	facts->deadline = TG_DEADLINE_NONE;
 	if (__builtin_expect(gc->hooks != 0, 0)) {
 		/* relaxed: every child is counted done, and its count (seq_cst,
 		 * or this thread) published its CAS and winner_arg store. */
@@ -712,8 +738,12 @@ join_finish(tg__worker *w, tg__gcore *gc, tg_error *body_err,
 	}
 	tg__scope_close(w->pool, gc);
 	if (__builtin_expect(gc->join_flags != 0, 0)) {
-		if (gc->join_flags & TG__JOIN_DEADLINE)
+		if (gc->join_flags & TG__JOIN_DEADLINE) {
+			/* Kept in the handle (Timeout.when() after the block). */
+			facts->flags |= JOINED_DEADLINE;
+			facts->deadline = gc->deadline;
 			gc->deadline = TG_DEADLINE_NONE;
+		}
 		if (gc->join_flags & TG__JOIN_OPTIONS)
 			core_defaults(gc); /* name was read above */
 		gc->join_flags = 0;
@@ -731,17 +761,16 @@ join_finish(tg__worker *w, tg__gcore *gc, tg_error *body_err,
 		if (tg__error_is_fatal(result))
 			result = tg__error_promote_fatal(result);
 	}
+	/* The timeout takes the body's CancelledError as its cause; every
+	 * other outcome drops it. */
+	if (result == NULL && !outside && (own & TG__CANCEL_DEADLINE))
+		return timeout_error(name, body_cancel);
+	if (body_cancel != NULL)
+		tg_error_decref(body_cancel);
 	if (result != NULL)
 		return result; /* real errors win over cancellation */
 	if (outside) /* an outer cancellation travels up, never a timeout */
 		return tg__error_cancelled(__FILE__, __LINE__, __func__);
-	if (own & TG__CANCEL_DEADLINE)
-		return tg_error_new_at(&tg_TimeoutError, ETIMEDOUT, __FILE__,
-				       __LINE__, __func__,
-				       "the task group's deadline expired%s%s%s",
-				       gc_name_prefix(name),
-				       name != NULL ? name : "",
-				       name != NULL ? "\"" : "");
 	if (body_cancelled && own == 0)
 		return tg__error_cancelled(__FILE__, __LINE__, __func__);
 	return NULL;
@@ -751,13 +780,12 @@ join_finish(tg__worker *w, tg__gcore *gc, tg_error *body_err,
 static inline __attribute__((always_inline)) tg_error *
 join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err, join_facts *facts)
 {
-	bool body_cancelled = false;
+	tg_error *body_cancel = NULL;
 
 	if (body_err != NULL) {
 		if (tg__error_is_cancel(body_err)) {
-			tg_error_decref(body_err);
+			body_cancel = body_err; /* a timeout's cause, maybe */
 			body_err = NULL;
-			body_cancelled = true;
 		} else if (gc->policy == TG_POLICY_FAIL_FAST ||
 			   tg__error_is_fatal(body_err)) {
 			/* An error leaving the body aborts the group, as an
@@ -773,7 +801,7 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err, join_facts *facts)
 	    !tg__scope_cancelled(w->pool, gc)) /* all skipped anyway */
 		tg__deque_reverse_private(&w->dq, gc->dq_mark);
 	wait_children(w, gc);
-	return join_finish(w, gc, body_err, body_cancelled, facts);
+	return join_finish(w, gc, body_err, body_cancel, facts);
 }
 
 /* join_core for the runtime's own joins (tasks that returned with a
@@ -794,6 +822,8 @@ set_joined(tg_group *g, const join_facts *facts)
 
 	if (facts->flags & JOINED_HAS_WINNER)
 		h->winner_arg = facts->winner_arg;
+	if (facts->flags & JOINED_DEADLINE)
+		h->deadline = facts->deadline;
 	/* relaxed: see open_core. */
 	tg_atomic_store_relaxed_u64(&h->state, HANDLE_JOINED | facts->flags);
 }
@@ -809,7 +839,7 @@ join_finish_slow(tg__worker *w, tg_group *g, tg__gcore *gc)
 
 	if (!group_done(gc))
 		wait_children_slow(w, gc);
-	result = join_finish(w, gc, NULL, false, &facts);
+	result = join_finish(w, gc, NULL, NULL, &facts);
 
 	set_joined(g, &facts);
 	return result;

@@ -23,6 +23,7 @@ typedef struct handle {
 	TG_ATOMIC(uint64_t) state;
 	tg__gcore *core;
 	void *winner_arg; /* after join: first-success's winner */
+	int64_t deadline; /* after join, with JOINED_DEADLINE: its deadline */
 } handle;
 
 _Static_assert(sizeof(handle) <= sizeof(tg_group), "tg_group too small");
@@ -37,7 +38,10 @@ _Static_assert(_Alignof(handle) <= _Alignof(tg_group), "tg_group alignment");
 #define JOINED_EXPIRED 4     /* its own deadline had expired */
 #define JOINED_FIRST_SUCCESS 8
 #define JOINED_HAS_WINNER 16
-#define JOINED_MASK (JOINED_EXPIRED | JOINED_FIRST_SUCCESS | JOINED_HAS_WINNER)
+#define JOINED_DEADLINE 32 /* the owner gave it a deadline: h->deadline */
+#define JOINED_MASK                                                          \
+	(JOINED_EXPIRED | JOINED_FIRST_SUCCESS | JOINED_HAS_WINNER |          \
+	 JOINED_DEADLINE)
 
 static inline handle *
 handle_of(tg_group *g)

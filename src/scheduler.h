@@ -105,10 +105,16 @@ typedef struct tg__gcore {
 	struct tg__gcore *next_free; /* worker's cache */
 	struct tg__gcore *all_next;  /* every core of the worker */
 	void *raw; /* allocation base (the struct is cache-line aligned) */
-	/* Deadline (timer.c): deadline and heap_pos under the timer's lock. */
+	/* Deadline (timer.c): deadline, heap_pos and timer_open under the
+	 * timer's lock. */
 	int64_t deadline; /* TG_DEADLINE_NONE at rest */
 	size_t heap_pos;  /* SIZE_MAX when not in the heap */
-	/* Owner only: what the join must undo to bring the core back to
+	/* The owner gave the group a deadline (TG_DEADLINE_NONE included),
+	 * so other tasks and threads may move it; cleared when the join
+	 * takes the core off the timer.  false at rest. */
+	bool timer_open;
+	/* Owner only (its task, on its thread; never under another
+	 * caller's lock): what the join must undo to bring the core back to
 	 * rest (group.c, core_alloc); 0 takes the join's fast path. */
 	unsigned join_flags; /* TG__JOIN_* */
 	/* First-success: the winner's arg, written once by the child that

@@ -10,15 +10,22 @@
  * thread cancels that group (reason TG__CANCEL_DEADLINE, cancel.c) and
  * wakes parked workers; running children see it at their next checkpoint.
  *
- * Everything about a core's deadline (its value, its heap slot, the
- * DEADLINE cancel bit) changes under the timer's lock, which is what makes
- * the three callers agree:
- *  - tg__timer_set (the owning task) refuses once the bit is set, so a
- *    fired timeout cannot be rescheduled;
+ * Everything about a core's deadline (its value, its heap slot,
+ * timer_open, the DEADLINE cancel bit) changes under the timer's lock,
+ * which is what makes the callers agree:
+ *  - tg__timer_set refuses once the bit is set, so a fired timeout cannot
+ *    be rescheduled;
+ *  - only the owning task gives a core its first deadline (timer_open;
+ *    the owner also sets TG__JOIN_DEADLINE, on its own thread, so the join
+ *    knows without a lock to come here).  Other tasks and threads may
+ *    then read and move it (asyncio's Timeout.reschedule from another
+ *    task) while the group is open, but never write join_flags, which the
+ *    owner reads without a lock; a core without timer_open, so one whose
+ *    join skips the timer, is never put in the heap by them;
  *  - the thread sets the bit only for a core still in the heap;
- *  - the join removes the core under the lock before recycling it, and
- *    reads the bit afterwards: a core is never touched by the thread after
- *    its join took it off.
+ *  - the join removes the core under the lock before recycling it (and
+ *    clears timer_open), and reads the bit afterwards: a core is never
+ *    touched by the thread after its join took it off.
  */
 #include <errno.h>
 #include <time.h>
@@ -212,19 +219,25 @@ ensure_ready(tg__pool *pool, tg__timer *t)
 }
 
 int
-tg__timer_set(tg__pool *pool, tg__gcore *gc, int64_t deadline)
+tg__timer_set(tg__pool *pool, tg__gcore *gc, int64_t deadline, bool owner)
 {
 	tg__timer *t = &pool->timer;
 	int rc = TG_OK;
 
 	pthread_mutex_lock(&t->lock);
+	if (!owner && !gc->timer_open) {
+		/* The owner's join would not take the core off the heap. */
+		rc = TG_ENOTOWNER;
+		goto out;
+	}
 	/* relaxed: the DEADLINE bit is only set under this lock. */
 	if (tg_atomic_load_relaxed_u64(&gc->cancel) & TG__CANCEL_DEADLINE) {
 		rc = TG_ESTATE;
 		goto out;
 	}
-	/* The join resets the deadline and takes the core off the heap. */
-	gc->join_flags |= TG__JOIN_DEADLINE;
+	/* The owner set TG__JOIN_DEADLINE: its join resets the deadline and
+	 * takes the core off the heap. */
+	gc->timer_open = true;
 	if (deadline == TG_DEADLINE_NONE) {
 		heap_remove(t, gc);
 		gc->deadline = deadline;
@@ -256,6 +269,18 @@ out:
 	return rc;
 }
 
+int64_t
+tg__timer_deadline(tg__pool *pool, tg__gcore *gc)
+{
+	tg__timer *t = &pool->timer;
+	int64_t deadline;
+
+	pthread_mutex_lock(&t->lock);
+	deadline = gc->deadline;
+	pthread_mutex_unlock(&t->lock);
+	return deadline;
+}
+
 void
 tg__timer_remove(tg__pool *pool, tg__gcore *gc)
 {
@@ -263,5 +288,6 @@ tg__timer_remove(tg__pool *pool, tg__gcore *gc)
 
 	pthread_mutex_lock(&t->lock);
 	heap_remove(t, gc);
+	gc->timer_open = false; /* at rest; later movers are refused */
 	pthread_mutex_unlock(&t->lock);
 }

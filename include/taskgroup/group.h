@@ -187,7 +187,8 @@ TG_API int tg_try_spawn_at(tg_group *g, tg_task_fn fn, void *arg,
  *   - cancelled because an enclosing scope was cancelled, with no real
  *     errors: a CancelledError, so the cancellation travels up (an outer
  *     cancellation is never turned into a timeout);
- *   - else, if g's own deadline expired: a TimeoutError;
+ *   - else, if g's own deadline expired: a TimeoutError, caused by the
+ *     CancelledError it converted (tg_group_set_deadline);
  *   - real errors always win over cancellation and timeout.
  * Fatal errors (tg_Interrupt and other FATAL types): the group still
  * cancels and waits for everything; the result is then the first fatal
@@ -203,6 +204,8 @@ TG_API int tg_try_spawn_at(tg_group *g, tg_task_fn fn, void *arg,
  * by the runtime as it returns (so no child outlives it); the group's
  * errors plus a RuntimeError naming the group are added to the task's
  * result.  The handle's storage must not be used after that.
+ * Thread-safety: the owning task only (TG_ENOTOWNER above), also while
+ * other tasks and threads move g's deadline.
  */
 TG_API tg_error *tg_group_join(tg_group *g, tg_error *body_err);
 
@@ -228,32 +231,62 @@ TG_API int64_t tg_now_ns(void);
 
 /*
  * Sets, moves or (with TG_DEADLINE_NONE) removes g's deadline, an absolute
- * tg_now_ns() time.  When it passes, g is cancelled as by
- * tg_group_cancel, and its join reports a TimeoutError (unless real errors
- * or an outer cancellation take precedence; see tg_group_join).  A
- * deadline already past cancels g at once.  Only g's own deadline becomes
- * a TimeoutError: a nested group cancelled by its parent's expiry reports
- * a CancelledError, which the parent's join then turns into its timeout.
+ * tg_now_ns() time (asyncio.timeout_at; moving it is Timeout.reschedule).
+ * When it passes, g is cancelled as by tg_group_cancel, and its join
+ * reports a TimeoutError whose cause (tg_error_cause) is the
+ * CancelledError it converted: the body's, when the body handed one to
+ * tg_group_join, else one made by the join (Python raises TimeoutError
+ * from CancelledError).  Real errors or an outer cancellation take
+ * precedence (see tg_group_join).  A deadline not in the future cancels
+ * g at once, inside the call.  Only g's own deadline becomes a
+ * TimeoutError: a nested group cancelled by its parent's expiry reports a
+ * CancelledError, which the parent's join then turns into its timeout.
  * Errors: TG_EINVAL (g NULL or never initialised, deadline_ns < 0),
- * TG_EFINISHED (joined), TG_ENOTOWNER (caller is not the task that opened
- * g), TG_ESTATE (g's deadline already expired: a timeout that fired cannot
- * be rescheduled, as in asyncio), TG_ENOMEM, TG_EAGAIN (the pool's timer
- * thread could not be started).
- * Thread-safety: the owning task only.
+ * TG_EFINISHED (joined), TG_ENOTOWNER (the caller is not the task that
+ * opened g, and that task has not given g a deadline yet), TG_ESTATE (g's
+ * deadline already expired: a timeout that fired cannot be rescheduled,
+ * as in asyncio), TG_ENOMEM, TG_EAGAIN (the pool's timer thread could not
+ * be started).
+ * Thread-safety: the first call must come from the owning task (as
+ * `async with asyncio.timeout(None) as cm` makes the Timeout that other
+ * tasks then reschedule; TG_DEADLINE_NONE is such a first call).  After
+ * it, any task or thread may move or remove the deadline while g is
+ * open: the call must return before g's join does (a task running inside
+ * g, or a thread that one of g's tasks waits for, say).  Calls are
+ * serialised by the pool's timer lock; the last one made before the
+ * deadline passes wins.  Only the owner may join g.
  */
 TG_API int tg_group_set_deadline(tg_group *g, int64_t deadline_ns);
 
-/* tg_group_set_deadline(g, tg_now_ns() + timeout_ns).  Errors as that,
- * plus TG_EINVAL for timeout_ns < 0 or a sum that overflows int64_t. */
+/*
+ * tg_group_set_deadline(g, tg_now_ns() + timeout_ns) (asyncio.timeout).
+ * A negative timeout_ns is accepted, as asyncio.timeout(-11) is: a
+ * deadline already past, so g expires inside the call.  Errors as
+ * tg_group_set_deadline, except that TG_EINVAL is for g NULL or never
+ * initialised, and for a timeout whose sum with tg_now_ns() overflows
+ * int64_t or reaches TG_DEADLINE_NONE (the only timeout refused).
+ * Thread-safety: as tg_group_set_deadline.
+ */
 TG_API int tg_group_set_timeout(tg_group *g, int64_t timeout_ns);
 
-/* g's deadline, TG_DEADLINE_NONE when none (also for an invalid or joined
- * handle).  The owning task only. */
+/*
+ * g's deadline (Timeout.when()), TG_DEADLINE_NONE when it has none.  After
+ * the join, the deadline g had when it was joined (even if it expired);
+ * TG_DEADLINE_NONE for NULL, never-initialised handles and groups joined
+ * without a deadline.  Thread-safety: while g is open, any task or thread
+ * (as tg_group_set_deadline: before g's join returns; read under the
+ * timer lock, so a racing move gives the old or the new value); after the
+ * join, the owner or a thread ordered after the join.
+ */
 TG_API int64_t tg_group_deadline(const tg_group *g);
 
-/* True once g's own deadline has expired (Timeout.expired()); stays
- * readable after join.  false for NULL or never-initialised handles.
- * The owning task only. */
+/*
+ * True once g's own deadline has expired (Timeout.expired()), and from
+ * then on: the answer stays after the join (whether or not the join
+ * reported the TimeoutError: real errors or an outer cancellation may
+ * have won).  false for NULL or never-initialised handles.
+ * Thread-safety: as tg_group_deadline.
+ */
 TG_API bool tg_group_expired(const tg_group *g);
 
 /*

@@ -1,0 +1,845 @@
+/*
+ * test_timeout.c - asyncio.Timeout's whole contract on a group's deadline
+ * (issue 20, section 3):
+ *   - the deadline stays readable after the join (Timeout.when() after the
+ *     block), and expired keeps its answer;
+ *   - a negative relative timeout means already expired
+ *     (asyncio.timeout(-11)); only a timeout whose sum overflows is
+ *     refused (TG_EINVAL);
+ *   - once the owner has given a group a deadline, other tasks and plain
+ *     threads may read and move it while the group is open
+ *     (Timeout.reschedule from another task); only the owner joins; and
+ *     the timer never keeps a joined group (checked on the pool's heap);
+ *   - the TimeoutError of a group's own deadline has the CancelledError it
+ *     converted as its cause, in tg_error_print's text and in the JSON.
+ * Outcomes only: children wait for their cancellation by polling
+ * checkpoints, so a broken timer hangs (ctest's timeout), never flakes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "taskgroup.h"
+
+#include "scheduler.h" /* white box: the pool's timer heap */
+
+static tg_runner *runner1;
+static tg_runner *runner2;
+
+static int
+setup(void **state)
+{
+	tg_runner_config one = { .threads = 1 }, two = { .threads = 2 };
+
+	(void)state;
+	if (tg_runner_create(&runner1, &one) != TG_OK)
+		return -1;
+	return tg_runner_create(&runner2, &two) == TG_OK ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return tg_runner_destroy(runner1) | tg_runner_destroy(runner2);
+}
+
+#define MS INT64_C(1000000)
+#define HOUR (INT64_C(3600) * 1000 * MS)
+
+/* Groups of the calling task's pool still on the timer's heap. */
+static size_t
+timer_entries(void)
+{
+	tg__timer *t = &tg__self()->pool->timer;
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->n;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+static tg_error *
+wait_for_cancel(void *arg)
+{
+	(void)arg;
+	for (;;)
+		TG_CHECKPOINT();
+}
+
+static tg_error *
+succeed(void *arg)
+{
+	(void)arg;
+	return NULL;
+}
+
+static tg_error *
+fail_after_cancel(void *arg)
+{
+	(void)arg;
+	while (!tg_cancelled())
+		;
+	return TG_RAISE(&tg_ValueError, "while unwinding");
+}
+
+/* ------------------------------------------------------------------ */
+/* Readable after join                                                  */
+
+static tg_error *
+read_after_join(void *arg)
+{
+	tg_group g;
+	tg_error *err;
+	int64_t d;
+
+	(void)arg;
+	/* Not expired: the deadline it had, expired false. */
+	d = tg_now_ns() + HOUR;
+	tg_group_init(&g, NULL);
+	assert_int_equal(tg_group_set_deadline(&g, d), TG_OK);
+	tg_spawn(&g, succeed, NULL);
+	assert_null(tg_group_join(&g, NULL));
+	assert_int_equal(tg_group_deadline(&g), d);
+	assert_false(tg_group_expired(&g));
+	assert_int_equal(tg_group_deadline(&g), d); /* a read changes nothing */
+
+	/* Expired: the deadline that passed, expired true, both repeatable. */
+	tg_group_init(&g, NULL);
+	assert_int_equal(tg_group_set_timeout(&g, 2 * MS), TG_OK);
+	d = tg_group_deadline(&g);
+	tg_spawn(&g, wait_for_cancel, NULL);
+	err = tg_group_join(&g, NULL);
+	assert_true(tg_error_is(err, &tg_TimeoutError));
+	tg_error_decref(err);
+	assert_int_equal(tg_group_deadline(&g), d);
+	assert_true(tg_group_expired(&g));
+	assert_true(tg_group_expired(&g));
+
+	/* Removed before the join: none. */
+	tg_group_init(&g, NULL);
+	assert_int_equal(tg_group_set_deadline(&g, d + HOUR), TG_OK);
+	assert_int_equal(tg_group_set_deadline(&g, TG_DEADLINE_NONE), TG_OK);
+	assert_null(tg_group_join(&g, NULL));
+	assert_int_equal(tg_group_deadline(&g), TG_DEADLINE_NONE);
+	assert_false(tg_group_expired(&g));
+
+	/* Never given one (the join's fast path): none, and the handle's
+	 * earlier answers are gone with the earlier group. */
+	tg_group_init(&g, NULL);
+	tg_spawn(&g, succeed, NULL);
+	assert_null(tg_group_join(&g, NULL));
+	assert_int_equal(tg_group_deadline(&g), TG_DEADLINE_NONE);
+	assert_false(tg_group_expired(&g));
+
+	/* Real errors won: expired still says the deadline passed. */
+	tg_group_init(&g, NULL);
+	tg_spawn(&g, fail_after_cancel, NULL);
+	assert_int_equal(tg_group_set_timeout(&g, 2 * MS), TG_OK);
+	d = tg_group_deadline(&g);
+	err = tg_group_join(&g, NULL);
+	assert_true(tg_error_is(tg_error_child(err, 0), &tg_ValueError));
+	tg_error_decref(err);
+	assert_true(tg_group_expired(&g));
+	assert_int_equal(tg_group_deadline(&g), d);
+	assert_int_equal(timer_entries(), 0);
+	return NULL;
+}
+
+static void
+test_timeout_deadline_and_expired_readable_after_join(void **state)
+{
+	(void)state;
+	assert_null(tg_runner_run(runner1, read_after_join, NULL));
+	assert_null(tg_runner_run(runner2, read_after_join, NULL));
+}
+
+/* An outer cancellation won over the expired deadline: the join reports a
+ * CancelledError (no cause), and expired is true after the join, as
+ * Timeout.expired() is when the timeout fired. */
+static tg_error *
+outer_wins(void *arg)
+{
+	tg_group outer, g;
+	tg_error *err;
+
+	(void)arg;
+	tg_group_init(&outer, NULL);
+	tg_group_cancel(&outer);
+	tg_group_init(&g, NULL);
+	assert_int_equal(tg_group_set_timeout(&g, -1), TG_OK);
+	err = tg_group_join(&g, NULL);
+	assert_true(tg_error_is(err, &tg_CancelledError));
+	assert_null(tg_error_cause(err));
+	assert_true(tg_group_expired(&g));
+	assert_true(tg_group_deadline(&g) != TG_DEADLINE_NONE);
+	assert_null(tg_group_join(&outer, err));
+	return NULL;
+}
+
+static void
+test_timeout_expired_after_join_when_outer_cancellation_won(void **state)
+{
+	(void)state;
+	assert_null(tg_runner_run(runner1, outer_wins, NULL));
+}
+
+/* ------------------------------------------------------------------ */
+/* Negative timeouts, overflow                                          */
+
+static tg_error *
+negative_timeouts(void *arg)
+{
+	static const int64_t timeouts[] = { -1, -11, -HOUR, INT64_MIN };
+	tg_group g;
+	tg_error *err;
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+		int64_t after;
+
+		tg_group_init(&g, NULL);
+		assert_int_equal(tg_group_set_timeout(&g, timeouts[i]), TG_OK);
+		after = tg_now_ns();
+		/* Already expired, inside the call; the deadline is in the
+		 * past (0 when the sum would be negative). */
+		assert_true(tg_group_expired(&g));
+		assert_true(tg_cancelled());
+		assert_true(tg_group_deadline(&g) >= 0);
+		assert_true(tg_group_deadline(&g) < after);
+		assert_int_equal(tg_spawn(&g, succeed, NULL), TG_ESHUTTINGDOWN);
+		/* A fired timeout cannot be rescheduled, negative or not. */
+		assert_int_equal(tg_group_set_timeout(&g, -1), TG_ESTATE);
+		assert_int_equal(tg_group_set_timeout(&g, HOUR), TG_ESTATE);
+		err = tg_group_join(&g, NULL);
+		assert_true(tg_error_is(err, &tg_TimeoutError));
+		tg_error_decref(err);
+		assert_true(tg_group_expired(&g));
+	}
+	/* A negative timeout moves a far deadline into the past. */
+	tg_group_init(&g, NULL);
+	assert_int_equal(tg_group_set_timeout(&g, HOUR), TG_OK);
+	tg_spawn(&g, wait_for_cancel, NULL);
+	assert_int_equal(tg_group_set_timeout(&g, -11), TG_OK);
+	err = tg_group_join(&g, NULL);
+	assert_true(tg_error_is(err, &tg_TimeoutError));
+	tg_error_decref(err);
+	return NULL;
+}
+
+static void
+test_timeout_negative_timeout_means_already_expired(void **state)
+{
+	(void)state;
+	assert_null(tg_runner_run(runner1, negative_timeouts, NULL));
+	assert_null(tg_runner_run(runner2, negative_timeouts, NULL));
+}
+
+static tg_error *
+overflow(void *arg)
+{
+	tg_group g;
+	int64_t big;
+
+	(void)arg;
+	tg_group_init(&g, NULL);
+	/* Sums that overflow (or reach TG_DEADLINE_NONE) are refused and
+	 * change nothing. */
+	assert_int_equal(tg_group_set_timeout(&g, INT64_MAX), TG_EINVAL);
+	assert_int_equal(tg_group_set_timeout(&g, INT64_MAX - 1), TG_EINVAL);
+	assert_int_equal(tg_group_set_timeout(&g, INT64_MAX - tg_now_ns()),
+			 TG_EINVAL);
+	assert_int_equal(tg_group_deadline(&g), TG_DEADLINE_NONE);
+	assert_false(tg_group_expired(&g));
+	assert_false(tg_cancelled());
+	/* One that fits is accepted: a deadline short of TG_DEADLINE_NONE. */
+	big = INT64_MAX - tg_now_ns() - HOUR;
+	assert_int_equal(tg_group_set_timeout(&g, big), TG_OK);
+	assert_true(tg_group_deadline(&g) != TG_DEADLINE_NONE);
+	assert_true(tg_group_deadline(&g) >= big);
+	/* A refused move keeps the deadline it had. */
+	{
+		int64_t d = tg_group_deadline(&g);
+
+		assert_int_equal(tg_group_set_timeout(&g, INT64_MAX),
+				 TG_EINVAL);
+		assert_int_equal(tg_group_deadline(&g), d);
+	}
+	tg_spawn(&g, succeed, NULL);
+	assert_null(tg_group_join(&g, NULL));
+	assert_false(tg_group_expired(&g));
+	assert_int_equal(timer_entries(), 0);
+	return NULL;
+}
+
+static void
+test_timeout_only_an_overflowing_timeout_is_refused(void **state)
+{
+	(void)state;
+	assert_null(tg_runner_run(runner2, overflow, NULL));
+}
+
+/* ------------------------------------------------------------------ */
+/* Moved by other tasks                                                 */
+
+typedef struct mover {
+	tg_group *g;
+	int64_t seen;  /* the deadline it read */
+	int64_t moved; /* the deadline it set */
+	int rc, rc2;
+} mover;
+
+/* A child that reads its group's deadline, moves it far, reads it back,
+ * then moves it into the past: the group (and the owner waiting in its
+ * join) times out. */
+static tg_error *
+move_then_expire(void *arg)
+{
+	mover *m = arg;
+
+	m->seen = tg_group_deadline(m->g);
+	m->moved = m->seen + HOUR;
+	m->rc = tg_group_set_deadline(m->g, m->moved);
+	assert_int_equal(tg_group_deadline(m->g), m->moved);
+	m->rc2 = tg_group_set_timeout(m->g, -1);
+	assert_true(tg_group_expired(m->g));
+	/* Fired: nobody may move it any more. */
+	assert_int_equal(tg_group_set_timeout(m->g, HOUR), TG_ESTATE);
+	TG_CHECKPOINT(); /* cancelled: returns a CancelledError */
+	return TG_RAISE(&tg_RuntimeError, "not cancelled");
+}
+
+static tg_error *
+moved_by_child(void *arg)
+{
+	tg_group g;
+	tg_error *err;
+	mover m = { &g, 0, 0, -1, -1 };
+	int64_t d = tg_now_ns() + HOUR;
+
+	(void)arg;
+	tg_group_init(&g, NULL);
+	assert_int_equal(tg_group_set_deadline(&g, d), TG_OK);
+	tg_spawn(&g, wait_for_cancel, NULL);
+	tg_spawn(&g, wait_for_cancel, NULL);
+	/* Last: with one worker the join runs it first (newest first), and
+	 * the children it waits for above are skipped when it expires g. */
+	tg_spawn(&g, move_then_expire, &m);
+	err = tg_group_join(&g, NULL); /* waits while the child moves it */
+	assert_true(tg_error_is(err, &tg_TimeoutError));
+	tg_error_decref(err);
+	assert_int_equal(m.seen, d);
+	assert_int_equal(m.rc, TG_OK);
+	assert_int_equal(m.rc2, TG_OK);
+	assert_true(tg_group_expired(&g));
+	assert_true(tg_group_deadline(&g) <= tg_now_ns());
+	assert_int_equal(timer_entries(), 0);
+	return NULL;
+}
+
+/* A child moves the deadline (the owner gave none but TG_DEADLINE_NONE,
+ * asyncio.timeout(None)) and returns; nothing expires.  With one worker
+ * the child runs inside the owner's join, after the join looked at the
+ * group: the join must still take the group off the timer (the heap is
+ * empty after it), and the deadline the child set is what the handle
+ * keeps. */
+static tg_error *
+move_far(void *arg)
+{
+	mover *m = arg;
+
+	m->seen = tg_group_deadline(m->g);
+	m->moved = tg_now_ns() + HOUR;
+	m->rc = tg_group_set_deadline(m->g, m->moved);
+	m->rc2 = tg_group_set_deadline(m->g, m->moved + 1);
+	m->moved += 1;
+	return NULL;
+}
+
+static tg_error *
+moved_far_by_child(void *arg)
+{
+	tg_group g;
+	mover m = { &g, 0, 0, -1, -1 };
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 50; i++) {
+		tg_group_init(&g, NULL);
+		assert_int_equal(tg_group_set_deadline(&g, TG_DEADLINE_NONE),
+				 TG_OK);
+		tg_spawn(&g, move_far, &m);
+		assert_null(tg_group_join(&g, NULL));
+		assert_int_equal(m.seen, TG_DEADLINE_NONE);
+		assert_int_equal(m.rc, TG_OK);
+		assert_int_equal(m.rc2, TG_OK);
+		assert_int_equal(tg_group_deadline(&g), m.moved);
+		assert_false(tg_group_expired(&g));
+		assert_int_equal(timer_entries(), 0);
+		/* The next group (likely the same core) has no deadline. */
+		tg_group_init(&g, NULL);
+		tg_spawn(&g, succeed, NULL);
+		assert_int_equal(tg_group_deadline(&g), TG_DEADLINE_NONE);
+		assert_null(tg_group_join(&g, NULL));
+		assert_int_equal(timer_entries(), 0);
+	}
+	return NULL;
+}
+
+/* The owner gave no deadline: another task may not give one (the join
+ * would not look at the timer), and nothing changes. */
+static tg_error *
+refused_mover(void *arg)
+{
+	mover *m = arg;
+
+	m->rc = tg_group_set_deadline(m->g, tg_now_ns() + HOUR);
+	m->rc2 = tg_group_set_timeout(m->g, -1);
+	m->seen = tg_group_deadline(m->g);
+	return NULL;
+}
+
+static tg_error *
+not_given_by_owner(void *arg)
+{
+	tg_group g;
+	mover m = { &g, 0, 0, -1, -1 };
+
+	(void)arg;
+	tg_group_init(&g, NULL);
+	tg_spawn(&g, refused_mover, &m);
+	assert_null(tg_group_join(&g, NULL));
+	assert_int_equal(m.rc, TG_ENOTOWNER);
+	assert_int_equal(m.rc2, TG_ENOTOWNER);
+	assert_int_equal(m.seen, TG_DEADLINE_NONE);
+	assert_false(tg_group_expired(&g));
+	assert_int_equal(tg_group_deadline(&g), TG_DEADLINE_NONE);
+	assert_int_equal(timer_entries(), 0);
+	return NULL;
+}
+
+/* Only the owner joins: a child that tries gets a RuntimeError with
+ * TG_ENOTOWNER, and the group is unaffected. */
+static tg_error *
+join_from_child(void *arg)
+{
+	tg_error *err = tg_group_join(arg, NULL);
+
+	assert_true(tg_error_is(err, &tg_RuntimeError));
+	assert_int_equal(tg_error_code(err), TG_ENOTOWNER);
+	tg_error_decref(err);
+	return NULL;
+}
+
+static tg_error *
+only_owner_joins(void *arg)
+{
+	tg_group g;
+
+	(void)arg;
+	tg_group_init(&g, NULL);
+	assert_int_equal(tg_group_set_timeout(&g, HOUR), TG_OK);
+	tg_spawn(&g, join_from_child, &g);
+	assert_null(tg_group_join(&g, NULL));
+	assert_int_equal(timer_entries(), 0);
+	return NULL;
+}
+
+static void
+test_timeout_other_tasks_read_and_move_the_deadline(void **state)
+{
+	(void)state;
+	assert_null(tg_runner_run(runner1, moved_by_child, NULL));
+	assert_null(tg_runner_run(runner2, moved_by_child, NULL));
+	assert_null(tg_runner_run(runner1, moved_far_by_child, NULL));
+	assert_null(tg_runner_run(runner2, moved_far_by_child, NULL));
+	assert_null(tg_runner_run(runner1, not_given_by_owner, NULL));
+	assert_null(tg_runner_run(runner2, only_owner_joins, NULL));
+}
+
+/* ------------------------------------------------------------------ */
+/* Moved by another thread                                              */
+
+typedef struct remote {
+	tg_group *g;
+	int64_t seen, moved;
+	int rc_far, rc_past, rc_late;
+	int join_code;
+	bool expired_seen;
+} remote;
+
+/* A plain thread (no pool worker): reads the deadline, tries to join
+ * (refused), moves the deadline far, then into the past.  The owner waits
+ * in its join meanwhile: its children end only when the group expires,
+ * so the group is open for every call here. */
+static void *
+remote_thread(void *arg)
+{
+	remote *r = arg;
+	tg_error *err;
+
+	r->seen = tg_group_deadline(r->g);
+	err = tg_group_join(r->g, NULL);
+	r->join_code = tg_error_is(err, &tg_RuntimeError) ? tg_error_code(err)
+							 : -1;
+	tg_error_decref(err);
+	r->moved = r->seen + HOUR;
+	r->rc_far = tg_group_set_deadline(r->g, r->moved);
+	if (tg_group_deadline(r->g) != r->moved)
+		r->rc_far = -1;
+	r->rc_past = tg_group_set_timeout(r->g, -1);
+	r->expired_seen = tg_group_expired(r->g);
+	/* After its own expiry, nothing may move it: still open here?  Not
+	 * known (the join may be ending), so no more calls. */
+	return NULL;
+}
+
+static tg_error *
+moved_by_thread(void *arg)
+{
+	tg_group g;
+	tg_error *err;
+	pthread_t th;
+	remote r = { &g, 0, 0, -1, -1, -1, -1, false };
+	int64_t d = tg_now_ns() + HOUR;
+
+	(void)arg;
+	tg_group_init(&g, NULL);
+	assert_int_equal(tg_group_set_deadline(&g, d), TG_OK);
+	tg_spawn(&g, wait_for_cancel, NULL);
+	tg_spawn(&g, wait_for_cancel, NULL);
+	assert_int_equal(pthread_create(&th, NULL, remote_thread, &r), 0);
+	err = tg_group_join(&g, NULL);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(tg_error_is(err, &tg_TimeoutError));
+	tg_error_decref(err);
+	assert_int_equal(r.seen, d);
+	assert_int_equal(r.join_code, TG_ENOTOWNER);
+	assert_int_equal(r.rc_far, TG_OK);
+	assert_int_equal(r.rc_past, TG_OK);
+	assert_true(r.expired_seen);
+	assert_true(tg_group_expired(&g));
+	assert_true(tg_group_deadline(&g) < d);
+	assert_int_equal(timer_entries(), 0);
+	return NULL;
+}
+
+/* Many movers at once, tasks and threads, while the owner waits: each
+ * move is serialised by the timer's lock; the last mover expires it. */
+#define MOVES 2000
+
+typedef struct race {
+	tg_group *g;
+	int64_t base;
+	TG_ATOMIC(uint32_t) done; /* movers finished */
+	TG_ATOMIC(uint32_t) bad;  /* wrong answers seen */
+} race;
+
+static void
+move_many(race *rc, int64_t salt)
+{
+	int i;
+
+	for (i = 0; i < MOVES; i++) {
+		int64_t d;
+
+		if (tg_group_set_deadline(rc->g, rc->base + salt + i) != TG_OK)
+			(void)tg_atomic_faa_relaxed_u32(&rc->bad, 1);
+		d = tg_group_deadline(rc->g);
+		if (d < rc->base || d == TG_DEADLINE_NONE)
+			(void)tg_atomic_faa_relaxed_u32(&rc->bad, 1);
+		(void)tg_group_expired(rc->g);
+	}
+}
+
+static tg_error *
+race_task(void *arg)
+{
+	race *rc = arg;
+
+	move_many(rc, HOUR);
+	/* seq_cst: pairs with the expirer's load (relaxed would do: the
+	 * moves are ordered by the timer's lock, not by this count). */
+	(void)tg_atomic_faa_seqcst_u32(&rc->done, 1);
+	return NULL;
+}
+
+static void *
+race_thread(void *arg)
+{
+	race *rc = arg;
+
+	move_many(rc, 2 * HOUR);
+	/* seq_cst: pairs with the expirer's load, so the thread has made
+	 * every call before the group can end. */
+	(void)tg_atomic_faa_seqcst_u32(&rc->done, 1);
+	return NULL;
+}
+
+/* Waits until the three movers have finished, then expires the group.
+ * seq_cst load: pairs with the movers' seq_cst counts. */
+static tg_error *
+expirer(void *arg)
+{
+	race *rc = arg;
+
+	while (tg_atomic_load_seqcst_u32(&rc->done) < 3)
+		TG_CHECKPOINT();
+	if (tg_group_set_timeout(rc->g, -1) != TG_OK)
+		(void)tg_atomic_faa_relaxed_u32(&rc->bad, 1);
+	TG_CHECKPOINT();
+	return TG_RAISE(&tg_RuntimeError, "not cancelled");
+}
+
+static tg_error *
+racing_movers(void *arg)
+{
+	tg_group g;
+	tg_error *err;
+	pthread_t th;
+	race rc;
+
+	(void)arg;
+	rc.g = &g;
+	rc.base = tg_now_ns();
+	tg_atomic_store_relaxed_u32(&rc.done, 0);
+	tg_atomic_store_relaxed_u32(&rc.bad, 0);
+	tg_group_init(&g, NULL);
+	assert_int_equal(tg_group_set_deadline(&g, rc.base + 3 * HOUR), TG_OK);
+	assert_int_equal(pthread_create(&th, NULL, race_thread, &rc), 0);
+	tg_spawn(&g, race_task, &rc);
+	tg_spawn(&g, race_task, &rc);
+	tg_spawn(&g, expirer, &rc);
+	err = tg_group_join(&g, NULL);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(tg_error_is(err, &tg_TimeoutError));
+	tg_error_decref(err);
+	assert_int_equal(tg_atomic_load_relaxed_u32(&rc.bad), 0);
+	assert_true(tg_group_expired(&g));
+	assert_int_equal(timer_entries(), 0);
+	return NULL;
+}
+
+static void
+test_timeout_other_threads_read_and_move_the_deadline(void **state)
+{
+	(void)state;
+	assert_null(tg_runner_run(runner1, moved_by_thread, NULL));
+	assert_null(tg_runner_run(runner2, moved_by_thread, NULL));
+	assert_null(tg_runner_run(runner2, racing_movers, NULL));
+}
+
+/* ------------------------------------------------------------------ */
+/* TimeoutError from CancelledError                                     */
+
+/* After `"key":` (spaces allowed) in json, the object's "type" value. */
+static bool
+object_type_after(const char *json, const char *key, const char *type)
+{
+	const char *p = strstr(json, key);
+
+	if (p == NULL)
+		return false;
+	p += strlen(key);
+	while (*p == ' ' || *p == ':')
+		p++;
+	if (*p != '{')
+		return false;
+	p = strstr(p, "\"type\"");
+	if (p == NULL)
+		return false;
+	p += strlen("\"type\"");
+	while (*p == ' ' || *p == ':')
+		p++;
+	return strncmp(p, type, strlen(type)) == 0;
+}
+
+static void
+check_cause_chain_output(const tg_error *err)
+{
+	char text[8192], printed[8192], json[8192];
+	const char *cancel, *direct, *timeout;
+	FILE *f;
+	size_t n;
+
+	n = tg_error_format(err, text, sizeof(text));
+	assert_true(n < sizeof(text));
+	/* Python's layout: the cause first, then the line, then the error. */
+	cancel = strstr(text, "CancelledError");
+	direct = strstr(text, "The above exception was the direct cause of "
+			      "the following exception:");
+	timeout = strstr(text, "TimeoutError");
+	assert_non_null(cancel);
+	assert_non_null(direct);
+	assert_non_null(timeout);
+	assert_true(cancel < direct);
+	assert_true(direct < timeout);
+	assert_non_null(strstr(timeout, "the task group's deadline expired"));
+
+	/* tg_error_print writes the same text. */
+	f = tmpfile();
+	assert_non_null(f);
+	assert_int_equal(tg_error_print(err, f), TG_OK);
+	rewind(f);
+	n = fread(printed, 1, sizeof(printed) - 1, f);
+	printed[n] = '\0';
+	fclose(f);
+	assert_string_equal(printed, text);
+
+	n = tg_error_to_json(err, json, sizeof(json));
+	assert_true(n < sizeof(json));
+	assert_true(object_type_after(json, "", "\"TimeoutError\""));
+	assert_true(strstr(json, "\"TimeoutError\"") <
+		    strstr(json, "\"cause\""));
+	assert_true(object_type_after(json, "\"cause\"", "\"CancelledError\""));
+}
+
+/* No body error: the join makes the CancelledError it converts. */
+static tg_error *
+cause_made_by_join(void *arg)
+{
+	tg_group g;
+	tg_error *err;
+	tg_group_options named = { .name = "fetch" };
+
+	(void)arg;
+	tg_group_init(&g, &named);
+	tg_group_set_timeout(&g, 2 * MS);
+	tg_spawn(&g, wait_for_cancel, NULL);
+	err = tg_group_join(&g, NULL);
+	assert_true(tg_error_is(err, &tg_TimeoutError));
+	assert_non_null(strstr(tg_error_message(err), "\"fetch\""));
+	assert_true(tg_error_is(tg_error_cause(err), &tg_CancelledError));
+	assert_null(tg_error_cause(tg_error_cause(err)));
+	check_cause_chain_output(err);
+	tg_error_decref(err);
+
+	/* Expired inside the call, nothing spawned: the same. */
+	tg_group_init(&g, NULL);
+	tg_group_set_timeout(&g, -11);
+	err = tg_group_join(&g, NULL);
+	assert_true(tg_error_is(tg_error_cause(err), &tg_CancelledError));
+	check_cause_chain_output(err);
+	tg_error_decref(err);
+	return NULL;
+}
+
+/* The body hands its CancelledError (from a checkpoint) to the join: that
+ * very error becomes the cause. */
+static tg_error *
+cause_is_the_bodys(void *arg)
+{
+	tg_group g;
+	tg_error *body = NULL, *err;
+
+	(void)arg;
+	tg_group_init(&g, NULL);
+	tg_group_set_timeout(&g, 2 * MS);
+	tg_spawn(&g, wait_for_cancel, NULL);
+	while (body == NULL)
+		body = tg_checkpoint_at("body.c", 42, "body");
+	assert_true(tg_error_is(body, &tg_CancelledError));
+	tg_error_incref(body); /* to compare after the join */
+	err = tg_group_join(&g, body);
+	assert_true(tg_error_is(err, &tg_TimeoutError));
+	assert_ptr_equal(tg_error_cause(err), body);
+	tg_error_decref(body);
+	check_cause_chain_output(err);
+	{
+		char text[8192];
+
+		tg_error_format(err, text, sizeof(text));
+		assert_non_null(strstr(text, "body.c"));
+	}
+	tg_error_decref(err);
+	return NULL;
+}
+
+/* Nested: the inner group's CancelledError (its parent expired), handed
+ * to the outer join by the body, is the outer TimeoutError's cause. */
+static tg_error *
+inner(void *arg)
+{
+	tg_group g;
+	tg_error *err;
+
+	(void)arg;
+	tg_group_init(&g, NULL);
+	tg_spawn(&g, wait_for_cancel, NULL);
+	err = tg_group_join(&g, NULL);
+	assert_true(tg_error_is(err, &tg_CancelledError));
+	assert_null(tg_error_cause(err));
+	return err;
+}
+
+static tg_error *
+cause_from_nested(void *arg)
+{
+	tg_group g;
+	tg_error *err, *body;
+
+	(void)arg;
+	tg_group_init(&g, NULL);
+	tg_group_set_timeout(&g, 2 * MS);
+	body = inner(NULL); /* in the owner's task, inside g */
+	err = tg_group_join(&g, body);
+	assert_true(tg_error_is(err, &tg_TimeoutError));
+	assert_true(tg_error_is(tg_error_cause(err), &tg_CancelledError));
+	check_cause_chain_output(err);
+	tg_error_decref(err);
+	return NULL;
+}
+
+/* Real errors win: no TimeoutError, and the errors have no cause. */
+static tg_error *
+no_cause_when_errors_win(void *arg)
+{
+	tg_group g;
+	tg_error *err;
+
+	(void)arg;
+	tg_group_init(&g, NULL);
+	tg_spawn(&g, fail_after_cancel, NULL);
+	tg_group_set_timeout(&g, 2 * MS);
+	err = tg_group_join(&g, NULL);
+	assert_true(tg_error_is_group(err));
+	assert_null(tg_error_cause(err));
+	tg_error_decref(err);
+	return NULL;
+}
+
+static void
+test_timeout_timeout_error_is_caused_by_the_cancellation(void **state)
+{
+	(void)state;
+	assert_null(tg_runner_run(runner2, cause_made_by_join, NULL));
+	assert_null(tg_runner_run(runner1, cause_made_by_join, NULL));
+	assert_null(tg_runner_run(runner2, cause_is_the_bodys, NULL));
+	assert_null(tg_runner_run(runner2, cause_from_nested, NULL));
+	assert_null(tg_runner_run(runner2, no_cause_when_errors_win, NULL));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_timeout_deadline_and_expired_readable_after_join),
+		cmocka_unit_test(test_timeout_expired_after_join_when_outer_cancellation_won),
+		cmocka_unit_test(test_timeout_negative_timeout_means_already_expired),
+		cmocka_unit_test(test_timeout_only_an_overflowing_timeout_is_refused),
+		cmocka_unit_test(test_timeout_other_tasks_read_and_move_the_deadline),
+		cmocka_unit_test(test_timeout_other_threads_read_and_move_the_deadline),
+		cmocka_unit_test(test_timeout_timeout_error_is_caused_by_the_cancellation),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
