@@ -642,10 +642,12 @@ check_deadline_after(struct node *n)
 		violation(n->tree, "deadline",
 			  "task %u: tg_group_expired %d after the join, deadline "
 			  "mode %d", n->id, g->expired, g->dl_mode);
-	if (tg_group_deadline(&g->handle) != TG_DEADLINE_NONE)
+	if ((tg_group_deadline(&g->handle) == TG_DEADLINE_NONE) !=
+	    (g->dl_mode == DL_NONE || g->dl_mode == DL_REMOVED))
 		violation(n->tree, "deadline",
-			  "task %u: joined group still reports deadline %" PRId64,
-			  n->id, tg_group_deadline(&g->handle));
+			  "task %u: joined group reports deadline %" PRId64
+			  ", mode %d", n->id, tg_group_deadline(&g->handle),
+			  g->dl_mode);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1298,6 +1300,7 @@ count_leaves(struct tree *t, const tg_error *e)
 		for (i = 0; i < n; i++)
 			count_leaves(t, tg_error_child(e, i));
 	} else if (tg_error_is(e, &tg_TimeoutError)) {
+		return; /* its cause is the CancelledError it converted */
 		/* A group's own timeout: checked at its join. */
 	} else if (is_cancel_leaf(e)) {
 		violation(t, "error-multiset",
