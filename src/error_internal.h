@@ -14,8 +14,9 @@
  * The node tg_group_join returns: a group "unhandled errors in a task
  * group" over children[0..n) (n >= 1), consuming them; type ExceptionGroup,
  * or BaseExceptionGroup if a child is fatal.  Never NULL; on out-of-memory
- * the children are still reachable from the returned stand-in (nothing
- * dropped silently).
+ * the children are still reachable from the returned stand-in, or counted
+ * by it (error_reserve.c: with the reserve used up it may be the single
+ * child itself, or the MemoryError).
  */
 tg_error *tg__error_group_for_join(size_t n, tg_error **children);
 

@@ -7,28 +7,20 @@
  * split child by child and each non-empty part is rebuilt ("derived") with
  * the original's message, notes (copied), cause, context, origin and
  * provenance.  Empty parts are NULL.  Leaves are shared, never copied.
+ * Unlike CPython's, the walk is iterative (error_node.h, "Depth"): the
+ * groups being split wait on a tg__wstack, so any depth splits on any
+ * stack, in the same order, with the same allocations, as the recursion
+ * did.
  *
- * Out of memory while building a group node
- * -----------------------------------------
- * tg_error_group_new and the join node must not lose children.  When the
- * node cannot be allocated, a static reserve slot stands in: a group node
- * with the same message whose children are the first RESERVE_KEEP - 1
- * children (fatal and other non-Exception children first, so a Ctrl-C is
- * never the one released), followed by the immortal MemoryError so the
- * tree says what happened.  Children beyond that are released and counted
- * in the message ("... [out of memory: 3 more errors released]").  The
- * slot returns to the pool when the stand-in's last reference goes.  Only
- * when every slot is in use are the children released and the immortal
- * MemoryError returned alone.  docs/errors.md describes the same.
+ * When a group node cannot be allocated, tg_error_group_new takes a
+ * stand-in from the out-of-memory reserve (error_reserve.c).
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "taskgroup/error.h"
 
 #include "alloc.h"
 #include "blocks.h"
-#include "atomic.h"
 #include "error_internal.h"
 #include "error_node.h"
 #include "provenance.h"
@@ -77,112 +69,6 @@ group_alloc(const char *message, size_t n, tg_error **children)
 	return e;
 }
 
-/* ------------------------------------------------------------------ */
-/* The out-of-memory reserve                                            */
-
-#define RESERVE_SLOTS 16
-#define RESERVE_KEEP 32 /* children per stand-in, the MemoryError included */
-#define RESERVE_MESSAGE 192
-
-struct reserve_slot {
-	tg_error node; /* first member: the node's address is the slot's */
-	tg_error *children[RESERVE_KEEP];
-	char message[RESERVE_MESSAGE];
-	TG_ATOMIC(uint32_t) busy;
-};
-
-static struct reserve_slot reserve[RESERVE_SLOTS];
-
-static struct reserve_slot *
-reserve_claim(void)
-{
-	size_t i;
-
-	/* seq_cst CAS (acquire included): pairs with the release store in
-	 * tg__error_reserve_free, so the previous user's accesses to the
-	 * slot happen before this user's writes. */
-	for (i = 0; i < RESERVE_SLOTS; i++)
-		if (tg_atomic_cas_seqcst_u32(&reserve[i].busy, 0, 1))
-			return &reserve[i];
-	return NULL;
-}
-
-void
-tg__error_reserve_free(tg_error *e)
-{
-	struct reserve_slot *slot = (struct reserve_slot *)(void *)e;
-
-	memset(&slot->node, 0, sizeof(slot->node));
-	/* release: every access to the slot above happens before the next
-	 * claimer's CAS sees it free (pairs with reserve_claim). */
-	tg_atomic_store_release_u32(&slot->busy, 0);
-}
-
-/* Which children a stand-in keeps: the non-Exceptions first (fatal and
- * cancellation kinds), then the others, in order, up to budget in all. */
-static bool
-keep_child(tg_error *c, size_t *base_left, size_t *plain_left)
-{
-	size_t *left = tg_error_is(c, &tg_Exception) ? plain_left : base_left;
-
-	if (*left == 0)
-		return false;
-	(*left)--;
-	return true;
-}
-
-static void
-reserve_budgets(size_t n, tg_error **children, size_t *base_left,
-		size_t *plain_left)
-{
-	size_t i, bases = 0, budget = RESERVE_KEEP - 1;
-
-	for (i = 0; i < n; i++)
-		bases += !tg_error_is(children[i], &tg_Exception);
-	*base_left = bases < budget ? bases : budget;
-	*plain_left = budget - *base_left;
-}
-
-/* The stand-in group for children when no node could be allocated.
- * Consumes the children; never NULL. */
-static tg_error *
-reserve_group(const char *message, size_t n, tg_error **children)
-{
-	struct reserve_slot *slot = reserve_claim();
-	size_t i, kept = 0, base_left, plain_left;
-	tg_error *e;
-
-	if (slot == NULL) {
-		for (i = 0; i < n; i++)
-			tg_error_decref(children[i]);
-		return tg_error_oom();
-	}
-	reserve_budgets(n, children, &base_left, &plain_left);
-	for (i = 0; i < n; i++) {
-		if (keep_child(children[i], &base_left, &plain_left))
-			slot->children[kept++] = children[i];
-		else
-			tg_error_decref(children[i]);
-	}
-	slot->children[kept++] = tg_error_oom();
-	if (kept - 1 == n)
-		snprintf(slot->message, sizeof(slot->message), "%s", message);
-	else
-		snprintf(slot->message, sizeof(slot->message),
-			 "%s [out of memory: %zu more errors released]",
-			 message, n - (kept - 1));
-	e = &slot->node;
-	e->refs = 1;
-	e->flags = ERR_RESERVED;
-	e->type = tg__error_group_type(kept, slot->children);
-	e->message = slot->message;
-	e->children = slot->children;
-	e->n_children = kept;
-	e->worker = -1;
-	tg__error_seal(e);
-	return e;
-}
-
 static bool
 children_valid(size_t n, tg_error **children)
 {
@@ -204,7 +90,7 @@ tg_error_group_new(const char *message, size_t n, tg_error **children)
 	if (message == NULL || !children_valid(n, children))
 		return NULL;
 	e = group_alloc(message, n, children);
-	return e != NULL ? e : reserve_group(message, n, children);
+	return e != NULL ? e : tg__error_reserve_group(message, n, children);
 }
 
 tg_error *
@@ -270,35 +156,6 @@ derive(const tg_error *orig, size_t n, tg_error **kids, tg_error **out)
 	return TG_OK;
 }
 
-static int split_node(const tg_error *e, const matcher *m, tg_error **match,
-		      tg_error **rest);
-
-/* The parts of a group that does not match itself.  mk and rk have room
- * for every child (rk NULL when rest is not wanted). */
-static int
-split_children(const tg_error *e, const matcher *m, tg_error **mk,
-	       tg_error **rk, size_t *nm, size_t *nr)
-{
-	size_t i;
-	tg_error *cm, *cr;
-
-	*nm = *nr = 0;
-	for (i = 0; i < e->n_children; i++) {
-		if (split_node(e->children[i], m, &cm, rk ? &cr : NULL) !=
-		    TG_OK) {
-			release_all(*nm, mk);
-			if (rk != NULL)
-				release_all(*nr, rk);
-			return TG_ENOMEM;
-		}
-		if (cm != NULL)
-			mk[(*nm)++] = cm;
-		if (rk != NULL && cr != NULL)
-			rk[(*nr)++] = cr;
-	}
-	return TG_OK;
-}
-
 /* Builds both parts (kids consumed); on failure neither is kept. */
 static int
 derive_parts(const tg_error *e, tg_error **mk, size_t nm, tg_error **rk,
@@ -317,22 +174,110 @@ derive_parts(const tg_error *e, tg_error **mk, size_t nm, tg_error **rk,
 	return TG_OK;
 }
 
+/* One group being split: the parts of its children so far, parts[0..nm)
+ * for match and parts[n..n + nr) for rest (no rest: subgroup). */
+typedef struct split_frame {
+	const tg_error *e;
+	size_t next; /* the child to look at next */
+	tg_error **parts;
+	size_t nm, nr;
+} split_frame;
+
+/* Starts splitting group e: a frame on s with room for every child's
+ * parts.  false when out of memory. */
+static bool
+frame_open(tg__wstack *s, const tg_error *e, bool want_rest)
+{
+	size_t n = e->n_children;
+	tg_error **parts = tg__malloc((want_rest ? 2 : 1) * n * sizeof(*parts));
+	split_frame *f;
+
+	if (parts == NULL)
+		return false;
+	if ((f = tg__wstack_push(s)) == NULL) {
+		tg__free(parts);
+		return false;
+	}
+	f->e = e;
+	f->next = 0;
+	f->parts = parts;
+	f->nm = f->nr = 0;
+	return true;
+}
+
+/* Out of memory: releases every part made so far. */
+static void
+frames_release(tg__wstack *s, bool want_rest)
+{
+	split_frame *f;
+
+	while ((f = tg__wstack_top(s)) != NULL) {
+		release_all(f->nm, f->parts);
+		if (want_rest)
+			release_all(f->nr, f->parts + f->e->n_children);
+		tg__free(f->parts);
+		tg__wstack_pop(s);
+	}
+}
+
+/* A group that does not match itself, split child by child.  Depth first,
+ * as the recursion was: a child group is split completely (its frame on
+ * top) before its next sibling is looked at, and its parts go to its
+ * parent's frame. */
 static int
 split_group(const tg_error *e, const matcher *m, tg_error **match,
 	    tg_error **rest)
 {
-	size_t n = e->n_children, nm, nr;
-	tg_error **parts = tg__malloc((rest ? 2 : 1) * n * sizeof(tg_error *));
-	tg_error **rk;
-	int rc;
+	split_frame first[16];
+	tg__wstack frames;
+	bool want_rest = rest != NULL;
+	int rc = TG_OK;
 
-	if (parts == NULL)
+	tg__wstack_init(&frames, first, 16, sizeof(first[0]));
+	if (!frame_open(&frames, e, want_rest))
 		return TG_ENOMEM;
-	rk = rest != NULL ? parts + n : NULL;
-	rc = split_children(e, m, parts, rk, &nm, &nr);
-	if (rc == TG_OK)
-		rc = derive_parts(e, parts, nm, rk, nr, match, rest);
-	tg__free(parts);
+	for (;;) {
+		split_frame *f = tg__wstack_top(&frames);
+		size_t n = f->e->n_children;
+		tg_error **rk = want_rest ? f->parts + n : NULL;
+		tg_error *cm, *cr = NULL;
+
+		if (f->next < n) {
+			const tg_error *c = f->e->children[f->next++];
+
+			if (matches(m, c))
+				f->parts[f->nm++] = tg_error_incref((tg_error *)c);
+			else if (c->n_children == 0 && rk != NULL)
+				rk[f->nr++] = tg_error_incref((tg_error *)c);
+			else if (c->n_children > 0 &&
+				 !frame_open(&frames, c, want_rest)) {
+				rc = TG_ENOMEM;
+				break;
+			}
+			continue;
+		}
+		/* Every child looked at: this group's parts, for its parent
+		 * (or the caller). */
+		rc = derive_parts(f->e, f->parts, f->nm, rk, f->nr, &cm,
+				  want_rest ? &cr : NULL);
+		tg__free(f->parts);
+		tg__wstack_pop(&frames);
+		if (rc != TG_OK)
+			break;
+		if ((f = tg__wstack_top(&frames)) == NULL) {
+			*match = cm;
+			if (rest != NULL)
+				*rest = cr;
+			break;
+		}
+		if (cm != NULL)
+			f->parts[f->nm++] = cm;
+		if (cr != NULL)
+			f->parts[f->e->n_children + f->nr++] = cr;
+	}
+	if (rc != TG_OK)
+		frames_release(&frames, want_rest);
+	tg__wstack_fini(&frames);
 	return rc;
 }
 
@@ -471,19 +416,63 @@ tg_error_except_star_take(tg_error **errp, const tg_error_type *type)
 /* ------------------------------------------------------------------ */
 /* Leaves                                                               */
 
+/* One group whose leaves are being visited. */
+typedef struct leaf_frame {
+	const tg_error *e;
+	size_t next; /* the child to visit next */
+} leaf_frame;
+
+/* The rest of the walk when its stack cannot grow: leaves k, k + 1, ...
+ * of e, each found from the root (tg__error_kth_leaf).  Slower (depth
+ * times width per leaf) but it needs no memory, so the walk still visits
+ * every leaf, in the same order. */
+static int
+foreach_from(const tg_error *e, size_t k, int (*fn)(tg_error *, void *),
+	     void *ctx)
+{
+	int rc = 0;
+
+	for (; rc == 0 && k < e->n_leaves; k++)
+		rc = fn((tg_error *)tg__error_kth_leaf(e, k), ctx);
+	return rc;
+}
+
 int
 tg_error_foreach_leaf(const tg_error *e, int (*fn)(tg_error *leaf, void *ctx),
 		      void *ctx)
 {
-	size_t i;
-	int rc;
+	leaf_frame first[16], *f;
+	tg__wstack frames;
+	size_t visited = 0;
+	int rc = 0;
 
 	if (e == NULL || fn == NULL)
 		return 0;
 	if (e->n_children == 0)
 		return fn((tg_error *)e, ctx);
-	for (i = 0; i < e->n_children; i++)
-		if ((rc = tg_error_foreach_leaf(e->children[i], fn, ctx)) != 0)
-			return rc;
-	return 0;
+	tg__wstack_init(&frames, first, 16, sizeof(first[0]));
+	f = tg__wstack_push(&frames);
+	f->e = e;
+	f->next = 0;
+	while (rc == 0 && (f = tg__wstack_top(&frames)) != NULL) {
+		const tg_error *c;
+
+		if (f->next == f->e->n_children) {
+			tg__wstack_pop(&frames);
+			continue;
+		}
+		c = f->e->children[f->next++];
+		if (c->n_children == 0) {
+			rc = fn((tg_error *)c, ctx);
+			visited++;
+		} else if ((f = tg__wstack_push(&frames)) != NULL) {
+			f->e = c;
+			f->next = 0;
+		} else {
+			rc = foreach_from(e, visited, fn, ctx);
+			break;
+		}
+	}
+	tg__wstack_fini(&frames);
+	return rc;
 }

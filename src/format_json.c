@@ -11,12 +11,24 @@
  *                   "spawn_chain": [{"file", "line", "func", "task_id",
  *                                    "task_name"}, ...]},
  *    "cause": {...} | null, "context": {...} | null,
- *    "leaf_count": 1,
- *    "children": [...]}                      (group nodes only)
+ *    "leaf_count": 1, "lost_count": 0,
+ *    "lost_errors": [{"type", "file", "line", "func", "task_id",
+ *                     "task_name", "spawn_site": {...} | null}, ...]
+ *                                            (reserve markers only)
+ *    "children": [...],                      (group nodes only)
+ *    "truncated": true}                      (only where the walk's
+ *                                             stack could not grow)
  *
  * Strings: quotes, backslash and control characters are escaped; valid
  * UTF-8 passes through; any other byte becomes \u00XX (its Latin-1 code
  * point), so the output is always valid UTF-8 JSON.
+ *
+ * The walk is iterative (error_node.h, "Depth"): the objects being
+ * written are frames on a tg__wstack, on the C stack for the first
+ * FRAMES_FIRST levels and on the heap beyond.  An object the stack cannot
+ * grow for is written without what is nested in it (cause and context
+ * null, children empty) and with "truncated": true, so the text stays
+ * valid JSON and says what is missing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +38,7 @@
 #include "error_node.h"
 
 #define CHAIN_MAX 32 /* type_chain entries kept */
+#define FRAMES_FIRST 32
 
 /* ------------------------------------------------------------------ */
 /* Strings                                                              */
@@ -94,8 +107,12 @@ put_string(tg__sink *s, const char *str)
 			tg__sink_puts(s, esc);
 			n = 1;
 		} else if (*p >= 0x20 && *p < 0x80) {
-			tg__sink_put(s, (const char *)p, 1);
-			n = 1;
+			/* The run of bytes that need no escape, at once. */
+			for (n = 1; p[n] >= 0x20 && p[n] < 0x80 &&
+				    short_escape(p[n]) == NULL;
+			     n++)
+				;
+			tg__sink_put(s, (const char *)p, n);
 		} else if ((n = utf8_len(p)) != 0) {
 			tg__sink_put(s, (const char *)p, n);
 		} else {
@@ -167,8 +184,6 @@ type_chain(const tg_error_type *t, const tg_error_type **v)
 
 /* ------------------------------------------------------------------ */
 /* Objects                                                              */
-
-static void write_error(tg__sink *s, const tg_error *e);
 
 static void
 key(tg__sink *s, const char *name, bool first)
@@ -266,27 +281,61 @@ write_provenance(tg__sink *s, const tg_error *e)
 	tg__sink_puts(s, "]}");
 }
 
+/* A marker's named lost errors (error_reserve.c); "" is unknown. */
 static void
-write_children(tg__sink *s, const tg_error *e)
+put_known(tg__sink *s, const char *str)
 {
-	size_t i;
+	put_string(s, str[0] != '\0' ? str : NULL);
+}
 
+static void
+write_lost(tg__sink *s, const tg_error *e)
+{
+	size_t n, i;
+	const tg__lost *l = tg__error_lost_named(e, &n);
+
+	if (l == NULL)
+		return;
+	key(s, "lost_errors", false);
 	tg__sink_put(s, "[", 1);
-	for (i = 0; i < e->n_children; i++) {
+	for (i = 0; i < n; i++, l++) {
 		if (i > 0)
 			tg__sink_put(s, ",", 1);
-		write_error(s, e->children[i]);
+		tg__sink_put(s, "{", 1);
+		key(s, "type", true);
+		put_string(s, l->type != NULL ? l->type->name : NULL);
+		key(s, "file", false);
+		put_known(s, l->file);
+		key(s, "line", false);
+		tg__sink_printf(s, "%d", l->line);
+		key(s, "func", false);
+		put_known(s, l->func);
+		key(s, "task_id", false);
+		tg__sink_printf(s, "%llu", (unsigned long long)l->task_id);
+		key(s, "task_name", false);
+		put_known(s, l->task_name);
+		key(s, "spawn_site", false);
+		if (l->spawn_file[0] == '\0') {
+			tg__sink_puts(s, "null");
+		} else {
+			tg__sink_put(s, "{", 1);
+			key(s, "file", true);
+			put_string(s, l->spawn_file);
+			key(s, "line", false);
+			tg__sink_printf(s, "%d", l->spawn_line);
+			key(s, "func", false);
+			put_known(s, l->spawn_func);
+			tg__sink_put(s, "}", 1);
+		}
+		tg__sink_put(s, "}", 1);
 	}
 	tg__sink_put(s, "]", 1);
 }
 
+/* An object up to its "cause" value. */
 static void
-write_error(tg__sink *s, const tg_error *e)
+write_head(tg__sink *s, const tg_error *e)
 {
-	if (e == NULL) {
-		tg__sink_puts(s, "null");
-		return;
-	}
 	tg__sink_put(s, "{", 1);
 	key(s, "type", true);
 	put_string(s, e->type->name);
@@ -303,22 +352,115 @@ write_error(tg__sink *s, const tg_error *e)
 	key(s, "provenance", false);
 	write_provenance(s, e);
 	key(s, "cause", false);
-	write_error(s, e->cause);
-	key(s, "context", false);
-	write_error(s, e->context);
+}
+
+/* From after the "context" value up to the children's array. */
+static void
+write_counts(tg__sink *s, const tg_error *e)
+{
 	key(s, "leaf_count", false);
 	tg__sink_printf(s, "%zu", e->n_leaves);
+	key(s, "lost_count", false);
+	tg__sink_printf(s, "%zu", e->n_lost);
+	write_lost(s, e);
+}
+
+/* e without what nests in it, marked truncated. */
+static void
+write_truncated(tg__sink *s, const tg_error *e)
+{
+	write_head(s, e);
+	tg__sink_puts(s, "null");
+	key(s, "context", false);
+	tg__sink_puts(s, "null");
+	write_counts(s, e);
 	if (e->n_children > 0) {
 		key(s, "children", false);
-		write_children(s, e);
+		tg__sink_puts(s, "[]");
 	}
-	tg__sink_put(s, "}", 1);
+	key(s, "truncated", false);
+	tg__sink_puts(s, "true}");
+}
+
+/* An object being written: what comes next in it. */
+enum { AT_CAUSE, AT_CONTEXT, AT_COUNTS, AT_CHILDREN };
+
+typedef struct jframe {
+	const tg_error *e;
+	int at;
+	size_t next; /* AT_CHILDREN: the child to write next */
+} jframe;
+
+/* Starts the value e: null, an object whose frame goes on the stack, or
+ * (the stack cannot grow) a truncated object. */
+static void
+open_value(tg__sink *s, tg__wstack *frames, const tg_error *e)
+{
+	jframe *f;
+
+	if (e == NULL) {
+		tg__sink_puts(s, "null");
+		return;
+	}
+	if ((f = tg__wstack_push(frames)) == NULL) {
+		write_truncated(s, e);
+		return;
+	}
+	f->e = e;
+	f->at = AT_CAUSE;
+	f->next = 0;
+	write_head(s, e);
+}
+
+/* The walk: the fields in the order of the schema, depth first. */
+static void
+write_error(tg__sink *s, const tg_error *root)
+{
+	jframe first[FRAMES_FIRST], *f;
+	tg__wstack frames;
+
+	tg__wstack_init(&frames, first, FRAMES_FIRST, sizeof(first[0]));
+	open_value(s, &frames, root);
+	while ((f = tg__wstack_top(&frames)) != NULL) {
+		const tg_error *e = f->e;
+
+		switch (f->at) {
+		case AT_CAUSE:
+			f->at = AT_CONTEXT;
+			open_value(s, &frames, e->cause);
+			break;
+		case AT_CONTEXT:
+			f->at = AT_COUNTS;
+			key(s, "context", false);
+			open_value(s, &frames, e->context);
+			break;
+		case AT_COUNTS:
+			f->at = AT_CHILDREN;
+			write_counts(s, e);
+			if (e->n_children > 0) {
+				key(s, "children", false);
+				tg__sink_put(s, "[", 1);
+			}
+			break;
+		default:
+			if (f->next < e->n_children) {
+				if (f->next > 0)
+					tg__sink_put(s, ",", 1);
+				open_value(s, &frames, e->children[f->next++]);
+				break;
+			}
+			tg__sink_puts(s, e->n_children > 0 ? "]}" : "}");
+			tg__wstack_pop(&frames);
+			break;
+		}
+	}
+	tg__wstack_fini(&frames);
 }
 
 size_t
 tg_error_to_json(const tg_error *e, char *buf, size_t len)
 {
-	tg__sink s = { NULL, buf, len, 0, false };
+	tg__sink s = { .buf = buf, .len = len };
 
 	write_error(&s, e);
 	return tg__sink_finish(&s);
@@ -327,11 +469,12 @@ tg_error_to_json(const tg_error *e, char *buf, size_t len)
 int
 tg_error_write_json(const tg_error *e, FILE *f)
 {
-	tg__sink s = { f, NULL, 0, 0, false };
+	tg__sink s = { .f = f };
 
 	if (f == NULL)
 		return TG_EINVAL;
 	write_error(&s, e);
 	tg__sink_put(&s, "\n", 1);
+	tg__sink_finish(&s);
 	return TG_OK;
 }

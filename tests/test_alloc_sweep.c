@@ -16,8 +16,10 @@
  *  - no crash, no hang, nothing leaked (the allocator's live count is 0
  *    once the runner is destroyed; LSan in the ASan build);
  *  - a well-formed result: group nodes are join nodes (or their
- *    out-of-memory stand-ins) with children, every MemoryError is the
- *    preallocated one, and the children of a group node all come from one
+ *    out-of-memory stand-ins) with children, every MemoryError is a
+ *    stand-in (the preallocated one, or a stand-in group's marker, which
+ *    counts what it released), and the children of a group node all come
+ *    from one
  *    task group (each scenario's errors carry group * 1000 + index as
  *    their code);
  *  - "memory events" = TG_ENOMEM statuses the tasks saw plus MemoryErrors
@@ -25,6 +27,14 @@
  *    allocation failed; when there are none the result is exactly the
  *    clean one (nothing dropped silently); otherwise every other leaf is
  *    one the scenario can produce;
+ *  - nothing lost without counting it: every error the tasks raise
+ *    (counted where they hand a leaf over: raise_code, the notes, the
+ *    join results that are leaves, such as a TimeoutError or the
+ *    MemoryError standing for a CancelledError that could not be made)
+ *    is either kept in the result or counted as lost by a stand-in:
+ *    raised == tg_error_kept_count + tg_error_lost_count (+ the errors
+ *    tg_error_lost_untracked counted during the run), at every failure
+ *    point, and the two counts agree with a walk of the leaves;
  *  - the pool stays usable: the same runner then gives the clean result,
  *    and after the allocator is restored a new runner does too.
  *
@@ -53,6 +63,11 @@
 
 /* What is being run, for failure messages. */
 static char vctx[160];
+/* Runs whose counts were checked, and the errors they counted as lost
+ * (printed per scenario: evidence that losses were exercised). */
+static long counted_checks;
+static size_t counted_lost;
+static uint64_t counted_untracked;
 
 #define VCHECK(cond)                                                         \
 	((cond) ? (void)0                                                    \
@@ -75,6 +90,9 @@ static struct outcome {
 	atomic_int mem;    /* TG_ENOMEM statuses seen by the tasks */
 	atomic_int eagain; /* tg_try_spawn refused at the limit */
 	atomic_int w_ran;  /* first-success: the succeeding child ran */
+	atomic_int raised; /* errors handed to the library (see handed) */
+	atomic_int root_ran; /* the root task started */
+	atomic_int waiter_failed; /* deadline: the waiter returned an error */
 	int winner_rc;     /* first-success: tg_group_winner's status */
 	void *winner_arg;
 	int w_slot; /* the succeeding child's argument */
@@ -88,6 +106,9 @@ outcome_reset(void)
 	atomic_store(&out.mem, 0);
 	atomic_store(&out.eagain, 0);
 	atomic_store(&out.w_ran, 0);
+	atomic_store(&out.raised, 0);
+	atomic_store(&out.root_ran, 0);
+	atomic_store(&out.waiter_failed, 0);
 	out.winner_rc = WINNER_NOT_ASKED;
 	out.winner_arg = NULL;
 }
@@ -113,6 +134,24 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * e, a new error that a task returns or hands to a join as the body's
+ * error, counted as raised unless it is a cancellation (never kept, by
+ * design).  Where the library raises an error for a task (a join's
+ * TimeoutError or CancelledError, the RuntimeError for a group left
+ * open), the scenario counts it where it can tell: a join's result is not
+ * counted in general, since a group, or the MemoryError that stands for
+ * one when even the reserve is used up, holds errors counted already.
+ */
+static tg_error *
+handed(tg_error *e)
+{
+	if (e != NULL && !tg_error_is_group(e) &&
+	    !tg_error_is(e, &tg_CancelledError))
+		atomic_fetch_add(&out.raised, 1);
+	return e;
+}
+
 /* ---------------------------------------------------------------- */
 /* Tasks                                                              */
 
@@ -128,7 +167,7 @@ raise_code(void *arg)
 {
 	int code = (int)(intptr_t)arg;
 
-	return TG_RAISE_CODE(&tg_ValueError, code, "child %d", code);
+	return handed(TG_RAISE_CODE(&tg_ValueError, code, "child %d", code));
 }
 
 #define CODE(c) ((void *)(intptr_t)(c))
@@ -232,10 +271,10 @@ noted_value(void *arg)
 
 	(void)arg;
 	if (e == tg_error_oom())
-		return e;
+		return handed(e);
 	add_note_or_nomem(e, "first note");
 	add_note_or_nomem(e, "second note");
-	return e;
+	return handed(e);
 }
 
 static tg_error *
@@ -245,12 +284,12 @@ noted_errno(void *arg)
 
 	(void)arg;
 	if (e == tg_error_oom())
-		return e;
+		return handed(e);
 	VCHECK_STATUS(tg_error_set_cause(e, TG_RAISE_CODE(&tg_TypeError, 1001,
 							  "the cause")),
 		      TG_OK);
 	add_note_or_nomem(e, "while counting lines");
-	return e;
+	return handed(e);
 }
 
 static tg_error *
@@ -260,9 +299,9 @@ noted_runtime(void *arg)
 
 	(void)arg;
 	if (e == tg_error_oom())
-		return e;
+		return handed(e);
 	add_note_or_nomem(e, "a note");
-	return e;
+	return handed(e);
 }
 
 static tg_error *
@@ -280,7 +319,7 @@ notes_root(void *arg)
 	body = TG_RAISE_CODE(&tg_TypeError, 1003, "the body");
 	if (body != tg_error_oom())
 		add_note_or_nomem(body, "body note");
-	return tg_group_join(&g, body);
+	return tg_group_join(&g, handed(body));
 }
 
 /* Fail-fast on one worker: x runs first (spawned last), spawns the
@@ -304,7 +343,10 @@ ff_x(void *arg)
 	err = tg_group_join(&g, NULL);
 	VCHECK(err == NULL || tg_error_is(err, &tg_CancelledError) ||
 	       err == tg_error_oom());
-	return err; /* a CancelledError is dropped by the outer group */
+	/* The group has no failing child: a leaf is the join's own, a
+	 * CancelledError (dropped by the outer group) or the MemoryError
+	 * that stands for one. */
+	return handed(err);
 }
 
 static tg_error *
@@ -336,6 +378,37 @@ collect_root(void *arg)
 	for (i = 0; i < 34; i++)
 		ok_or_nomem(tg_spawn(&g, raise_code, CODE(1000 + i)));
 	ok_or_nomem(tg_spawn(&g, succeed, NULL));
+	return tg_group_join(&g, NULL);
+}
+
+/* Wide and nested: 36 children each join a group (2 .. 37) of two
+ * failing grandchildren.  The root's join has more children than a
+ * stand-in keeps, so when its node cannot be made, what it releases are
+ * groups: their leaves are counted (and named) on the marker. */
+static tg_error *
+pair_child(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	tg_group g;
+
+	if (!ok_or_nomem(tg_group_init(&g, &collect_all)))
+		return NULL;
+	ok_or_nomem(tg_spawn(&g, raise_code, CODE(id * 1000)));
+	ok_or_nomem(tg_spawn(&g, raise_code, CODE(id * 1000 + 1)));
+	return tg_group_join(&g, NULL);
+}
+
+static tg_error *
+wide_nested_root(void *arg)
+{
+	tg_group g;
+	int k;
+
+	(void)arg;
+	if (!ok_or_nomem(tg_group_init(&g, &collect_all)))
+		return NULL;
+	for (k = 0; k < 36; k++)
+		ok_or_nomem(tg_spawn(&g, pair_child, CODE(2 + k)));
 	return tg_group_join(&g, NULL);
 }
 
@@ -397,6 +470,7 @@ static tg_error *
 wait_to_be_cancelled(void *arg)
 {
 	double give_up = now_s() + 30.0; /* hang guard, not a timing test */
+	tg_error *err;
 
 	(void)arg;
 	while (!tg_cancelled()) {
@@ -406,13 +480,17 @@ wait_to_be_cancelled(void *arg)
 		}
 		sched_yield();
 	}
-	return tg_checkpoint_at(__FILE__, __LINE__, __func__);
+	err = handed(tg_checkpoint_at(__FILE__, __LINE__, __func__));
+	if (err != NULL && !tg_error_is(err, &tg_CancelledError))
+		atomic_store(&out.waiter_failed, 1);
+	return err;
 }
 
 static tg_error *
 future_deadline(void *arg)
 {
 	tg_group g;
+	tg_error *err;
 
 	(void)arg;
 	if (!ok_or_nomem(tg_group_init(&g, &collect_all)))
@@ -425,7 +503,10 @@ future_deadline(void *arg)
 		VCHECK(tg_group_deadline(&g) == TG_DEADLINE_NONE);
 		VCHECK_STATUS(tg_group_cancel(&g), TG_OK);
 	}
-	return tg_group_join(&g, NULL);
+	/* With no failed child, a leaf result is the join's TimeoutError
+	 * (or the MemoryError standing for it). */
+	err = tg_group_join(&g, NULL);
+	return atomic_load(&out.waiter_failed) ? err : handed(err);
 }
 
 static tg_error *
@@ -438,7 +519,9 @@ past_deadline(void *arg)
 		return NULL;
 	VCHECK_STATUS(tg_group_set_deadline(&g, 0), TG_OK);
 	VCHECK_STATUS(tg_spawn(&g, succeed, NULL), TG_ESHUTTINGDOWN);
-	return tg_group_join(&g, NULL);
+	/* No child: the result is the join's TimeoutError (or the
+	 * MemoryError standing for it). */
+	return handed(tg_group_join(&g, NULL));
 }
 
 static tg_error *
@@ -496,6 +579,9 @@ forgetful(void *arg)
 	if (!ok_or_nomem(tg_group_init(&g, &(tg_group_options){
 						      .name = "forgotten" })))
 		return NULL;
+	/* Returning with the group open, the runtime raises a RuntimeError
+	 * for this task (or the MemoryError that stands for it). */
+	atomic_fetch_add(&out.raised, 1);
 	ok_or_nomem(tg_spawn(&g, raise_code, CODE(2000)));
 	ok_or_nomem(tg_spawn(&g, succeed, NULL));
 	return NULL;
@@ -516,6 +602,9 @@ abandoned_root(void *arg)
 
 /* ---------------------------------------------------------------- */
 /* Looking at a result                                                */
+
+struct scenario;
+static tg_error *run_root(void *arg);
 
 struct sig {
 	const tg_error_type *type;
@@ -578,7 +667,8 @@ walk_error(const tg_error *e, struct walk *w, bool as_leaf)
 		VCHECK(tg_error_leaf_count(e) == 1);
 		VCHECK(!tg_error_is(e, &tg_CancelledError) || !as_leaf);
 		if (tg_error_is(e, &tg_MemoryError)) {
-			VCHECK(e == tg_error_oom());
+			/* A stand-in: it keeps no error of its own. */
+			VCHECK(tg_error_kept_count(e) == 0);
 			w->oom++;
 		}
 		if (!as_leaf)
@@ -629,6 +719,16 @@ struct scenario {
 
 /* The clean run's leaves, sorted. */
 static struct walk clean;
+
+/* Every run's root task: the scenario's root, noting that it started. */
+static tg_error *
+run_root(void *arg)
+{
+	const struct scenario *sc = arg;
+
+	atomic_store(&out.root_ran, 1);
+	return sc->root(NULL);
+}
 
 static struct walk *
 walk_result(const tg_error *result, const struct scenario *sc)
@@ -688,7 +788,7 @@ check_possible(tg_error *leaf, void *arg)
 static void
 print_result(const tg_error *result)
 {
-	static char text[1 << 16], json[1 << 16];
+	static char text[1 << 18], json[1 << 18];
 	size_t n;
 
 	n = tg_error_format(result, text, sizeof(text));
@@ -699,14 +799,63 @@ print_result(const tg_error *result)
 	VCHECK(result != NULL ? json[0] == '{' : strcmp(json, "null") == 0);
 }
 
+/* The leaves of a result: kept errors, and what the stand-ins count. */
+struct counted {
+	size_t kept, lost;
+};
+
+static int
+count_leaf(tg_error *leaf, void *arg)
+{
+	struct counted *c = arg;
+
+	if (tg_error_is(leaf, &tg_MemoryError))
+		c->lost += tg_error_lost_count(leaf);
+	else
+		c->kept++;
+	return 0;
+}
+
+/* Nothing lost without counting it: every error raised is kept or
+ * counted, in the result or (beyond the reserve) process-wide. */
+static void
+check_counted(const struct scenario *sc, const tg_error *result,
+	      uint64_t untracked)
+{
+	long raised = atomic_load(&out.raised);
+	struct counted c = { 0, 0 };
+	size_t kept = tg_error_kept_count(result);
+	size_t lost = tg_error_lost_count(result);
+
+	if (sc != NULL && sc->root == first_success_root &&
+	    out.winner_rc == TG_OK)
+		return; /* a success drops the failures, by design */
+	if (!atomic_load(&out.root_ran) && result != NULL &&
+	    !tg_error_is_group(result))
+		raised++; /* the run could not start: its MemoryError */
+	tg_error_foreach_leaf(result, count_leaf, &c);
+	VCHECK(c.kept == kept);
+	VCHECK(c.lost == lost);
+	if ((uint64_t)raised != kept + lost + untracked)
+		check_fail(__FILE__, __LINE__,
+			   "[%s] %ld errors raised, %zu kept + %zu counted "
+			   "lost + %llu untracked",
+			   vctx, raised, kept, lost,
+			   (unsigned long long)untracked);
+	counted_checks++;
+	counted_lost += lost;
+	counted_untracked += untracked;
+}
+
 static void
 validate(const struct scenario *sc, const tg_error *result, int mode,
-	 long failed)
+	 long failed, uint64_t untracked)
 {
 	struct walk *w = walk_result(result, sc);
 	int events = atomic_load(&out.mem) + w->oom;
 	struct possible_ctx p = { sc, 0 };
 
+	check_counted(sc, result, untracked);
 	if (sc->extra != NULL)
 		sc->extra(result);
 	if (mode == TA_FAIL_ONCE)
@@ -730,9 +879,11 @@ run_clean_on(const struct scenario *sc, tg_runner *r)
 {
 	tg_error *err;
 
+	uint64_t untracked = tg_error_lost_untracked();
+
 	outcome_reset();
-	err = tg_runner_run(r, sc->root, NULL);
-	validate(sc, err, TA_COUNT, 0);
+	err = tg_runner_run(r, run_root, (void *)sc);
+	validate(sc, err, TA_COUNT, 0, tg_error_lost_untracked() - untracked);
 	tg_error_decref(err);
 }
 
@@ -765,12 +916,13 @@ count_allocations(const struct scenario *sc)
 		assert_non_null(r);
 		outcome_reset();
 		ta_arm(TA_COUNT, 0);
-		err = tg_runner_run(r, sc->root, NULL);
+		err = tg_runner_run(r, run_root, (void *)sc);
 		if (ta_calls() > n)
 			n = ta_calls();
 		ta_disarm();
 		w = walk_result(err, sc);
 		VCHECK(atomic_load(&out.mem) == 0 && w->oom == 0);
+		check_counted(sc, err, 0);
 		if (rep == 0) {
 			clean = *w;
 			if (sc->extra != NULL)
@@ -796,6 +948,9 @@ sweep(const struct scenario *sc)
 	size_t m;
 
 	check_reset();
+	counted_checks = 0;
+	counted_lost = 0;
+	counted_untracked = 0;
 	snprintf(vctx, sizeof(vctx), "%s clean", sc->name);
 	n = count_allocations(sc);
 	check_report();
@@ -807,6 +962,7 @@ sweep(const struct scenario *sc)
 			tg_runner *r;
 			tg_error *err;
 			long failed;
+			uint64_t untracked;
 
 			snprintf(vctx, sizeof(vctx), "%s, %s k=%ld of N=%ld",
 				 sc->name,
@@ -817,12 +973,14 @@ sweep(const struct scenario *sc)
 			if (r == NULL)
 				break;
 			outcome_reset();
+			untracked = tg_error_lost_untracked();
 			ta_arm(modes[m], k);
-			err = tg_runner_run(r, sc->root, NULL);
+			err = tg_runner_run(r, run_root, (void *)sc);
 			print_result(err); /* still armed */
 			failed = ta_failed();
 			ta_disarm();
-			validate(sc, err, modes[m], failed);
+			validate(sc, err, modes[m], failed,
+				 tg_error_lost_untracked() - untracked);
 			tg_error_decref(err);
 			/* The same pool still works. */
 			run_clean_on(sc, r);
@@ -837,6 +995,10 @@ sweep(const struct scenario *sc)
 			}
 		}
 	}
+	print_message("%s: raised == kept + counted lost in %ld runs; %zu "
+		      "errors counted lost in trees, %llu untracked\n",
+		      sc->name, counted_checks, counted_lost,
+		      (unsigned long long)counted_untracked);
 	check_report();
 }
 
@@ -857,6 +1019,7 @@ SCENARIO_TEST(nested_two_workers, 2, nested_root, NULL, NULL, NULL)
 SCENARIO_TEST(errors_with_notes, 1, notes_root, NULL, NULL, NULL)
 SCENARIO_TEST(fail_fast, 1, failfast_root, NULL, NULL, NULL)
 SCENARIO_TEST(collect_all, 2, collect_root, NULL, NULL, NULL)
+SCENARIO_TEST(wide_nested, 1, wide_nested_root, NULL, NULL, NULL)
 SCENARIO_TEST(never_joined, 1, abandoned_root, NULL, NULL, NULL)
 SCENARIO_TEST(first_success, 1, first_success_root, first_success_possible,
 	      first_success_extra, NULL)
@@ -935,6 +1098,9 @@ test_alloc_sweep_runner_create(void **state)
 
 /* tg_run: creation, the run and destruction in one call.  Out of memory
  * it gives the MemoryError; otherwise the root's result. */
+static const struct scenario tg_run_flat = { "tg_run", 2, flat_root, NULL,
+					     NULL, NULL };
+
 static void
 test_alloc_sweep_tg_run(void **state)
 {
@@ -950,7 +1116,7 @@ test_alloc_sweep_tg_run(void **state)
 	setenv("TG_THREADS", "2", 1);
 	assert_int_equal(tg_set_allocator(&ta_allocator), TG_OK);
 	ta_arm(TA_COUNT, 0);
-	err = tg_run(flat_root, NULL);
+	err = tg_run(run_root, (void *)&tg_run_flat);
 	n = ta_calls();
 	ta_disarm();
 	assert_int_equal(tg_error_leaf_count(err), 4);
@@ -963,12 +1129,16 @@ test_alloc_sweep_tg_run(void **state)
 
 			snprintf(vctx, sizeof(vctx), "tg_run, %s k=%ld of N=%ld",
 				 modes[m] == TA_FAIL_ONCE ? "only" : "from", k, n);
+			uint64_t untracked = tg_error_lost_untracked();
+
 			assert_int_equal(tg_set_allocator(&ta_allocator), TG_OK);
 			outcome_reset();
 			ta_arm(modes[m], k);
-			err = tg_run(flat_root, NULL);
+			err = tg_run(run_root, (void *)&tg_run_flat);
 			failed = ta_failed();
 			ta_disarm();
+			check_counted(&tg_run_flat, err,
+				      tg_error_lost_untracked() - untracked);
 			/* The runner cannot be made: exactly the MemoryError. */
 			if (err == tg_error_oom())
 				VCHECK(failed > 0);
@@ -1049,7 +1219,9 @@ test_alloc_sweep_error_formatting(void **state)
 		ta_disarm();
 		assert_non_null(trees[2]);
 		assert_int_equal(tg_error_count(trees[2]), 3);
-		assert_ptr_equal(tg_error_child(trees[2], 2), tg_error_oom());
+		assert_true(tg_error_is(tg_error_child(trees[2], 2),
+					&tg_MemoryError));
+		assert_int_equal(tg_error_kept_count(trees[2]), 2);
 	}
 	for (t = 0; t < 3; t++) {
 		assert_non_null(trees[t]);
@@ -1096,6 +1268,7 @@ main(void)
 		cmocka_unit_test(test_alloc_sweep_errors_with_notes),
 		cmocka_unit_test(test_alloc_sweep_fail_fast),
 		cmocka_unit_test(test_alloc_sweep_collect_all),
+		cmocka_unit_test(test_alloc_sweep_wide_nested),
 		cmocka_unit_test(test_alloc_sweep_never_joined),
 		cmocka_unit_test(test_alloc_sweep_error_formatting),
 		cmocka_unit_test(test_alloc_sweep_first_success),

@@ -500,15 +500,27 @@ test_error_usage_keeps_attached_as_context(void **state)
 	tg_error_decref(e);
 }
 
+/* Out of memory, the report is built in a reserve slot, so neither it
+ * nor the error handed over is lost. */
 static void
-test_error_usage_under_oom_releases_attached(void **state)
+test_error_usage_under_oom_keeps_attached(void **state)
 {
 	tg_error *att = TG_RAISE(&tg_ValueError, "x");
 	tg_error *e;
 
 	(void)state;
 	test_alloc_fail_all = 1;
-	e = tg__error_usage(TG_EINVAL, att, "y");
+	e = tg__error_usage(TG_EINVAL, att, "y %d", 7);
+	test_alloc_fail_all = 0;
+	assert_true(tg_error_is(e, &tg_RuntimeError));
+	assert_int_equal(tg_error_code(e), TG_EINVAL);
+	assert_string_equal(tg_error_message(e), "y 7");
+	assert_ptr_equal(tg_error_context(e), att);
+	assert_int_equal(tg_error_lost_count(e), 0);
+	tg_error_decref(e);
+	/* With nothing handed over, the MemoryError stands for the report. */
+	test_alloc_fail_all = 1;
+	e = tg__error_usage(TG_EINVAL, NULL, "y");
 	test_alloc_fail_all = 0;
 	assert_ptr_equal(e, tg_error_oom());
 }
@@ -779,7 +791,13 @@ test_error_group_oom_stand_in_keeps_children(void **state)
 	assert_ptr_equal(tg_error_child(g, 0), k[0]);
 	assert_ptr_equal(tg_error_child(g, 1), k[1]);
 	assert_ptr_equal(tg_error_child(g, 2), k[2]);
-	assert_ptr_equal(tg_error_child(g, 3), tg_error_oom());
+	/* The last child is the stand-in's MemoryError: nothing released. */
+	assert_true(tg_error_is(tg_error_child(g, 3), &tg_MemoryError));
+	assert_string_equal(tg_error_message(tg_error_child(g, 3)),
+			    "out of memory");
+	assert_int_equal(tg_error_lost_count(tg_error_child(g, 3)), 0);
+	assert_int_equal(tg_error_lost_count(g), 0);
+	assert_int_equal(tg_error_kept_count(g), 3);
 	assert_ptr_equal(tg_error_type_of(g), &tg_ExceptionGroup);
 	/* the stand-in is an ordinary error: it can be shared and noted */
 	assert_int_equal(tg_error_add_note(g, "noted"), TG_OK);
@@ -806,7 +824,12 @@ test_error_group_oom_stand_in_keeps_fatal_first(void **state)
 	assert_ptr_equal(tg_error_type_of(g), &tg_BaseExceptionGroup);
 	assert_true(tg__error_is_fatal(g));
 	assert_true(tg_error_is(tg_error_child(g, 30), &tg_Interrupt));
-	assert_ptr_equal(tg_error_child(g, 31), tg_error_oom());
+	assert_true(tg_error_is(tg_error_child(g, 31), &tg_MemoryError));
+	assert_int_equal(tg_error_lost_count(tg_error_child(g, 31)), 9);
+	assert_string_equal(tg_error_message(tg_error_child(g, 31)),
+			    "out of memory: 9 errors lost");
+	assert_int_equal(tg_error_lost_count(g), 9);
+	assert_int_equal(tg_error_kept_count(g), 31);
 	assert_string_equal(tg_error_message(g),
 			    "many [out of memory: 9 more errors released]");
 	tg_error_decref(g);
@@ -835,8 +858,9 @@ test_error_group_oom_all_slots_busy(void **state)
 {
 	enum { HELD = 16 };
 	tg_error *held[HELD];
-	tg_error *kids[1];
+	tg_error *kids[2], *b;
 	tg_error *g;
+	uint64_t untracked;
 	int i;
 
 	(void)state;
@@ -847,11 +871,25 @@ test_error_group_oom_all_slots_busy(void **state)
 		test_alloc_fail_all = 0;
 		assert_int_equal(tg_error_count(held[i]), 2);
 	}
+	/* One child: kept as it is, only not grouped. */
 	kids[0] = TG_RAISE(&tg_ValueError, "b");
+	b = kids[0];
 	test_alloc_fail_all = 1;
 	g = tg_error_group_new("g", 1, kids);
 	test_alloc_fail_all = 0;
+	assert_ptr_equal(g, b);
+	tg_error_decref(g);
+	/* Several, none a stand-in: released, and the MemoryError stands
+	 * for one of them; the other is counted process-wide. */
+	kids[0] = TG_RAISE(&tg_ValueError, "c");
+	kids[1] = TG_RAISE(&tg_ValueError, "d");
+	untracked = tg_error_lost_untracked();
+	test_alloc_fail_all = 1;
+	g = tg_error_group_new("g", 2, kids);
+	test_alloc_fail_all = 0;
 	assert_ptr_equal(g, tg_error_oom());
+	assert_int_equal(tg_error_lost_count(g), 1);
+	assert_int_equal(tg_error_lost_untracked() - untracked, 1);
 	for (i = 0; i < HELD; i++)
 		tg_error_decref(held[i]);
 }
@@ -924,7 +962,7 @@ main(void)
 		T(test_error_cause_refuses_cycle),
 		T(test_error_cause_refused_when_shared),
 		T(test_error_usage_keeps_attached_as_context),
-		T(test_error_usage_under_oom_releases_attached),
+		T(test_error_usage_under_oom_keeps_attached),
 		T(test_error_cancelled_is_cancel),
 		T(test_error_refcount_incref_decref),
 		T(test_error_oom_is_immortal),

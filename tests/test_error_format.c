@@ -669,7 +669,7 @@ test_error_format_json_leaf_exact(void **state)
 		"\"line\":3,\"func\":\"f\"},\"provenance\":{\"task_id\":0,"
 		"\"task_name\":null,\"worker\":-1,\"omitted\":0,"
 		"\"spawn_chain\":[]},\"cause\":null,\"context\":null,"
-		"\"leaf_count\":1}");
+		"\"leaf_count\":1,\"lost_count\":0}");
 	tg_error_decref(e);
 }
 
@@ -688,7 +688,8 @@ test_error_format_json_group_and_type_chain(void **state)
 	assert_non_null(strstr(text, "\"type_chain\":[\"ModuleNotFoundError\","
 				     "\"ImportError\",\"Exception\","
 				     "\"BaseException\"]"));
-	assert_non_null(strstr(text, "\"leaf_count\":4,\"children\":["));
+	assert_non_null(strstr(text, "\"leaf_count\":4,\"lost_count\":0,"
+				     "\"children\":["));
 	tg_error_decref(g);
 }
 

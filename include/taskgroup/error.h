@@ -8,9 +8,19 @@
  * Errors never point back at tasks or groups, and a cause or child can never
  * contain its parent, so no cycle can form.
  *
- * Out of memory never loses an error and never crashes: a function that has
- * to allocate and cannot returns (or records) the preallocated MemoryError
- * (tg_error_oom()), which is immortal: incref/decref on it do nothing.
+ * Out of memory never loses an error without counting it and never
+ * crashes: a function that has to allocate and cannot returns (or records)
+ * the preallocated MemoryError (tg_error_oom()), which is immortal:
+ * incref/decref on it do nothing; a group node that cannot be allocated is
+ * replaced by a stand-in whose MemoryError counts the errors it had to
+ * release (tg_error_lost_count).
+ *
+ * Depth: every operation on a tree (release, split, subgroup, except*,
+ * leaf iteration, the cause check, printing, JSON) runs in bounded C
+ * stack however deep the tree is, so a tree is as deep as memory allows,
+ * on any thread's stack.  Deep trees cost the walks some heap (one item
+ * per level past the first few); when that cannot be had, each function
+ * below says what it does.
  *
  * Ownership words used below:
  *   "consumes e"   the callee takes over the caller's reference to e;
@@ -149,13 +159,19 @@ TG_API const tg_error_type *tg_error_type_for_errno(int errnum);
  * Python's BaseExceptionGroup constructor picks.  Returns a new reference,
  * or NULL (and
  * consumes nothing) if message is NULL, n is 0, children is NULL or holds
- * NULL.  On out-of-memory the children are kept by the preallocated
- * MemoryError group stand-in, never dropped silently (see docs/errors.md).
+ * NULL.  On out-of-memory a stand-in from a static reserve takes the
+ * node's place: the first 31 children (non-Exceptions first) and a
+ * MemoryError that counts and names the ones released
+ * (tg_error_lost_count; docs/errors.md, "Out of memory").  With all 16
+ * slots in use: a single child comes back as it is (not grouped); several
+ * go into a child stand-in nobody else holds, or are released and counted
+ * (tg_error_lost_untracked).  Thread-safe.
  */
 TG_API tg_error *tg_error_group_new(const char *message, size_t n,
 				    tg_error **children);
 
-/* The preallocated MemoryError.  Immortal.  Thread-safe. */
+/* The preallocated MemoryError.  Immortal.  It stands for one error
+ * (tg_error_lost_count gives 1).  Thread-safe. */
 TG_API tg_error *tg_error_oom(void);
 
 /* ------------------------------------------------------------------ */
@@ -164,7 +180,8 @@ TG_API tg_error *tg_error_oom(void);
 /* Adds a reference and returns e.  NULL-safe.  Thread-safe. */
 TG_API tg_error *tg_error_incref(tg_error *e);
 /* Drops a reference; frees the node (and releases its children, cause and
- * context) when it was the last.  NULL-safe.  Thread-safe. */
+ * context) when it was the last.  Needs no memory and no stack however
+ * deep the tree.  NULL-safe.  Thread-safe. */
 TG_API void tg_error_decref(tg_error *e);
 
 /* ------------------------------------------------------------------ */
@@ -192,7 +209,8 @@ TG_API tg_error *tg_error_with_note(tg_error *e, const char *fmt, ...)
  * failure).  Printing shows the cause first, then "The above exception was
  * the direct cause of the following exception:".  Same ownership rule as
  * add_note.  Returns TG_OK, TG_EINVAL (NULL e, or cause would make a cycle),
- * TG_ESTATE (e shared).
+ * TG_ESTATE (e shared), TG_ENOMEM (cause is deeper than the cycle check
+ * can walk without memory, and none could be had; e is unchanged).
  */
 TG_API int tg_error_set_cause(tg_error *e, tg_error *cause);
 
@@ -212,6 +230,40 @@ TG_API size_t tg_error_count(const tg_error *e);
 TG_API tg_error *tg_error_child(const tg_error *e, size_t i);
 /* Leaves below e (1 for a leaf). */
 TG_API size_t tg_error_leaf_count(const tg_error *e);
+
+/*
+ * Counted losses.  When memory runs out the library substitutes
+ * "stand-ins", MemoryError leaves that say how many errors they stand for:
+ * the preallocated MemoryError (tg_error_oom(): one error, the one that
+ * could not be made), and the marker that ends a stand-in group's children
+ * (the errors it had to release to fit, naming the first few of them,
+ * with their tasks, in tg_error_print and the JSON).
+ *
+ * tg_error_lost_count: the errors e's tree stands for without holding
+ * them: for a stand-in, its count; for a group, the sum over its children
+ * (cached: O(1)); 0 for any other leaf (including a MemoryError you raise
+ * yourself) and for NULL.  Causes and contexts are not included, as in
+ * tg_error_leaf_count.  A noted copy of a stand-in (tg_error_with_note)
+ * keeps its count but not the names.
+ *
+ * tg_error_kept_count: the leaves of e that are not stand-ins (O(1)).  So
+ * for a join's result, tg_error_kept_count + tg_error_lost_count is the
+ * number of errors its tasks raised (docs/errors.md, "Out of memory").
+ *
+ * Thread-safe on errors nobody is changing, as the other readers.
+ */
+TG_API size_t tg_error_lost_count(const tg_error *e);
+TG_API size_t tg_error_kept_count(const tg_error *e);
+
+/*
+ * Errors released that no tree counts, since the process started: when
+ * all 16 reserve slots are in use at once and no child can take the
+ * others in, a group's children are released and the preallocated
+ * MemoryError (counted as one) stands in; the others are counted here.
+ * Also a misuse report's attached error, when even its report cannot be
+ * kept.  Never decreases.  Thread-safe (a relaxed atomic read).
+ */
+TG_API uint64_t tg_error_lost_untracked(void);
 TG_API size_t tg_error_note_count(const tg_error *e);
 TG_API const char *tg_error_note(const tg_error *e, size_t i);
 /* Borrowed; NULL when none. */
@@ -254,7 +306,10 @@ TG_API tg_error_provenance tg_error_provenance_of(const tg_error *e);
 /*
  * Leaf iteration, depth first, in child order.  Calls fn(leaf, ctx) for
  * each leaf (a leaf passed as e is its own only leaf); stops early and
- * returns fn's value when it is non-zero; returns 0 otherwise.
+ * returns fn's value when it is non-zero; returns 0 otherwise.  Out of
+ * memory (a tree deeper than its walk can follow without the heap) it
+ * still visits every leaf, in the same order, finding each from the root
+ * (depth times width steps per leaf).
  */
 TG_API int tg_error_foreach_leaf(const tg_error *e,
 				 int (*fn)(tg_error *leaf, void *ctx), void *ctx);
@@ -273,8 +328,11 @@ typedef bool (*tg_error_pred)(const tg_error *e, void *ctx);
  * original's message, notes (copied), cause, context, origin and
  * provenance; the type is picked as tg_error_group_new does, so a
  * BaseExceptionGroup part holding only Exceptions becomes an ExceptionGroup
- * (CPython's derive).  Leaves are shared.  e itself is not consumed.  Returns TG_OK, TG_EINVAL (NULL e,
- * type, match or rest), TG_ENOMEM (both outputs NULL).
+ * (CPython's derive).  Leaves are shared.  e itself is not consumed.
+ * Any depth: the walk keeps its groups in progress on the heap past the
+ * first 16 levels.  Returns TG_OK, TG_EINVAL (NULL e, type, match or
+ * rest), TG_ENOMEM (both outputs NULL, nothing leaked; also when the
+ * walk's stack cannot grow).
  */
 TG_API int tg_error_split(const tg_error *e, const tg_error_type *type,
 			  tg_error **match, tg_error **rest);
@@ -329,15 +387,26 @@ TG_API tg_error *tg_error_except_star_take(tg_error **errp,
  *
  * with each error's type, message, notes, where it was raised and its
  * spawn chain; at most 15 children per group and 10 levels, the rest
- * summarised as "and N more".  NULL e prints nothing.
+ * summarised as "and N more"; a stand-in's MemoryError is followed by the
+ * lost errors it names.  NULL e prints nothing.
  * tg_error_print returns TG_OK or TG_EINVAL (NULL f); tg_error_format
  * writes at most len bytes (always NUL-terminated when len > 0) and returns
  * the length the full text needs, as snprintf does.
+ * Any depth and any length of cause/context chains.  They allocate nothing
+ * unless chains hold more than 64 links in all (the links of a chain are
+ * drawn deepest first, so they are kept on a stack); if that stack cannot
+ * grow, the deepest links are left out, with a line saying how many.
+ * Thread-safe on errors nobody is changing.
  */
 TG_API int tg_error_print(const tg_error *e, FILE *f);
 TG_API size_t tg_error_format(const tg_error *e, char *buf, size_t len);
 
-/* The JSON form (schema in docs/errors.md), snprintf-like as above. */
+/* The JSON form (schema in docs/errors.md), snprintf-like as above.  Any
+ * depth; allocates nothing for trees up to 32 objects deep (counting
+ * causes and contexts), takes a stack from the allocator beyond; an object
+ * the stack cannot grow for is written without its cause, context and
+ * children (null, null, []) and with "truncated": true, so the text stays
+ * valid JSON.  Thread-safe on errors nobody is changing. */
 TG_API size_t tg_error_to_json(const tg_error *e, char *buf, size_t len);
 TG_API int tg_error_write_json(const tg_error *e, FILE *f);
 
