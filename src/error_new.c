@@ -237,6 +237,21 @@ tg__error_vformat(const char *fmt, va_list ap)
 }
 
 /* A leaf with the calling task's provenance; message is copied. */
+void
+tg__error_spec_capture(err_spec *spec, tg__provenance *cap,
+		       tg_error_provenance *prov)
+{
+	if (!tg__provenance_capture(cap))
+		return;
+	prov->task_id = cap->task_id;
+	prov->task_name = cap->task_name;
+	prov->worker = cap->worker;
+	prov->depth = cap->depth;
+	prov->chain = cap->chain;
+	spec->prov = prov;
+	spec->prov_omitted = cap->omitted;
+}
+
 static tg_error *
 new_leaf(const tg_error_type *type, int code, const tg_error_origin *origin,
 	 const char *message)
@@ -245,15 +260,7 @@ new_leaf(const tg_error_type *type, int code, const tg_error_origin *origin,
 	tg_error_provenance prov;
 	err_spec spec = { type, code, message, origin, NULL, 0, 0 };
 
-	if (tg__provenance_capture(&cap)) {
-		prov.task_id = cap.task_id;
-		prov.task_name = cap.task_name;
-		prov.worker = cap.worker;
-		prov.depth = cap.depth;
-		prov.chain = cap.chain;
-		spec.prov = &prov;
-		spec.prov_omitted = cap.omitted;
-	}
+	tg__error_spec_capture(&spec, &cap, &prov);
 	return tg__error_alloc(&spec);
 }
 

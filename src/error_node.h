@@ -98,6 +98,12 @@ typedef struct err_spec {
  * context, children slots zeroed (the caller fills them and calls
  * tg__error_seal).  NULL when out of memory. */
 tg_error *tg__error_alloc(const err_spec *spec);
+/* error_new.c: fills spec's provenance from the calling task (capture
+ * into *cap, described by *prov, both the caller's storage, which must
+ * live until tg__error_alloc); nothing outside tasks. */
+struct tg__provenance;
+void tg__error_spec_capture(err_spec *spec, struct tg__provenance *cap,
+			    tg_error_provenance *prov);
 
 /* Computes the cached leaf count and fatal flag from the children. */
 void tg__error_seal(tg_error *e);

@@ -52,15 +52,7 @@ group_alloc(const char *message, size_t n, tg_error **children)
 			  NULL, NULL, 0, n };
 	tg_error *e;
 
-	if (tg__provenance_capture(&cap)) {
-		prov.task_id = cap.task_id;
-		prov.task_name = cap.task_name;
-		prov.worker = cap.worker;
-		prov.depth = cap.depth;
-		prov.chain = cap.chain;
-		spec.prov = &prov;
-		spec.prov_omitted = cap.omitted;
-	}
+	tg__error_spec_capture(&spec, &cap, &prov);
 	e = tg__error_alloc(&spec);
 	if (e == NULL)
 		return NULL;
