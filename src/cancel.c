@@ -81,18 +81,18 @@ registered_answer(const tg__gcore *gc, uint64_t st)
 static bool
 scope_register(tg__pool *pool, tg__gcore *gc, uint64_t *steps)
 {
-	tg__gcore *g, *top, *root, *parent;
+	tg__gcore *g, *top, *parent;
 	uint64_t n = 0, last = UINT64_MAX, i, st;
 	bool above;
 
 	pthread_mutex_lock(&pool->scope_lock);
-	/* First pass, up to the first registered scope (top; NULL: none, the
-	 * chain ends at a root that is not registered): the highest
-	 * position with bits set.  relaxed (state): written under the lock
-	 * we hold; acquire (bits): as in registered_answer. */
-	for (g = gc; g != NULL && !(tg_atomic_load_relaxed_u64(
-					  &g->scope_state) &
-				  TG__SCOPE_REG);
+	/* First pass, up to the first registered scope, top: never past the
+	 * chain's end, whose run's root scope is registered when it is made
+	 * (tg__scope_root_init).  Finds the highest position with bits set.
+	 * relaxed (state): written under the lock we hold; acquire (bits): as
+	 * in registered_answer. */
+	for (g = gc; !(tg_atomic_load_relaxed_u64(&g->scope_state) &
+		       TG__SCOPE_REG);
 	     g = g->parent_scope, n++) {
 		if (tg_atomic_load_acquire_u64(&g->cancel) != 0)
 			last = n;
@@ -101,27 +101,19 @@ scope_register(tg__pool *pool, tg__gcore *gc, uint64_t *steps)
 		g->scope_kids = NULL;
 	}
 	top = g;
-	above = top != NULL && (tg_atomic_load_relaxed_u64(&top->scope_state) &
-				TG__SCOPE_PUSHED) != 0;
-	root = top != NULL ? top->scope_root : NULL;
-	if (root == NULL) /* the chain's last scope is its root */
-		for (root = gc; root->parent_scope != NULL;)
-			root = root->parent_scope;
+	above = (tg_atomic_load_relaxed_u64(&top->scope_state) &
+		 TG__SCOPE_PUSHED) != 0;
 	/* Second pass: link each under its parent (registered by the end of
 	 * the pass), PUSHED where a scope at or above it (below top) has
 	 * bits, or top is PUSHED. */
 	for (g = gc, i = 0; g != top; g = parent, i++) {
 		parent = g->parent_scope;
-		g->scope_root = root;
+		g->scope_root = top->scope_root;
 		g->scope_prev = NULL;
-		if (parent != NULL) {
-			g->scope_next = parent->scope_kids;
-			if (parent->scope_kids != NULL)
-				parent->scope_kids->scope_prev = g;
-			parent->scope_kids = g;
-		} else {
-			g->scope_next = NULL;
-		}
+		g->scope_next = parent->scope_kids;
+		if (parent->scope_kids != NULL)
+			parent->scope_kids->scope_prev = g;
+		parent->scope_kids = g;
 		st = TG__SCOPE_REG;
 		if (above || (last != UINT64_MAX && last >= i))
 			st |= TG__SCOPE_PUSHED;
@@ -163,10 +155,8 @@ tg__scope_cancelled_slow(tg__pool *pool, tg__gcore *gc, uint64_t epoch)
 			cancelled = memo & 1;
 			break;
 		}
-		if (g->parent_scope == NULL) {
-			cancelled = false;
-			break;
-		}
+		/* No end-of-chain test: the chain ends at its run's root
+		 * scope, which is registered (answered above). */
 		if (++steps == TG__SCOPE_WALK_MAX) {
 			cancelled = scope_register(pool, gc, &steps);
 			break;
@@ -233,10 +223,11 @@ tg__scope_close_slow(tg__pool *pool, tg__gcore *gc)
 	tg__gcore *parent = gc->parent_scope;
 
 	pthread_mutex_lock(&pool->scope_lock);
-	/* Every scope below has been joined, so has left already. */
+	/* Every scope below has been joined, so has left already; a joined
+	 * scope is never a root, so parent is not NULL. */
 	if (gc->scope_prev != NULL)
 		gc->scope_prev->scope_next = gc->scope_next;
-	else if (parent != NULL)
+	else
 		parent->scope_kids = gc->scope_next;
 	if (gc->scope_next != NULL)
 		gc->scope_next->scope_prev = gc->scope_prev;

@@ -373,6 +373,7 @@ run_main(void *arg)
 	tg_group_options opts = { .policy = TG_POLICY_COLLECT_ALL,
 				  .name = "tg_run_group" };
 	tg__worker *w;
+	tg__gcore *core;
 	tg_error *err, *left, *parts[2];
 
 	if (tg_group_init(&run->leftovers, &opts) != TG_OK)
@@ -380,11 +381,11 @@ run_main(void *arg)
 	tg_atomic_store_relaxed_u32(&run->leftovers_open, 1);
 	err = run->main_fn(run->main_arg);
 	w = tg__self();
+	core = open_core(&run->leftovers);
 	/* Main's own open groups first (as the runtime would after it
 	 * returns: tg__join_abandoned); the leftovers group stays open. */
-	if (w->current->open != open_core(&run->leftovers))
-		err = tg__join_abandoned_inside(w, w->current, err,
-						open_core(&run->leftovers));
+	if (w->current->open != core)
+		err = tg__join_abandoned_inside(w, w->current, err, core);
 	(void)tg_group_cancel(&run->leftovers);
 	/* Closed first: a leftover asking now gets NULL (a spawn would be
 	 * refused anyway: the group is cancelled). */
@@ -529,6 +530,8 @@ tg_runner_destroy(tg_runner *r)
 	if (!tg_atomic_cas_seqcst_u32(&r->closing, 0, 1))
 		return TG_ESTATE;
 	if (tg_atomic_load_seqcst_u32(&r->active) != 0) {
+		/* seq_cst: reopens for the run in progress and later ones
+		 * (their seq_cst load of closing). */
 		(void)tg_atomic_cas_seqcst_u32(&r->closing, 1, 0);
 		return TG_EBUSY;
 	}

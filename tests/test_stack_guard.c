@@ -348,35 +348,44 @@ fault_in_task(void)
 	return 4; /* never: the access faults */
 }
 
-/* A SIGSEGV that is not an overflow ends the process as it would have
- * without the library's handler: by SIGSEGV (the default action), or,
- * under a sanitizer, by the sanitizer's report and exit. */
+/* A fault that is not an overflow ends the process as it would have
+ * without the library's handler: by the signal (the default action), or,
+ * under a sanitizer, by the sanitizer's report (what: "SEGV" or "BUS")
+ * and then an exit or, with abort_on_error (make asan's options), an
+ * abort. */
+static void
+expect_plain_fault(const char *child, int sig, const char *what)
+{
+	static child_result res;
+	char report[32];
+
+	run_child(child, &res);
+	if (strstr(res.err, "stack overflow") != NULL) {
+		show(&res);
+		fail_msg("a plain %s was reported as a stack overflow", what);
+	}
+	snprintf(report, sizeof(report), "Sanitizer: %s", what);
+#ifdef TEST_SANITIZER_HANDLER
+	(void)sig;
+	if (!((WIFEXITED(res.status) && WEXITSTATUS(res.status) != 0) ||
+	      (WIFSIGNALED(res.status) && WTERMSIG(res.status) == SIGABRT)) ||
+	    strstr(res.err, report) == NULL) {
+		show(&res);
+		fail_msg("the sanitizer's handler did not get the %s", what);
+	}
+#else
+	if (!WIFSIGNALED(res.status) || WTERMSIG(res.status) != sig) {
+		show(&res);
+		fail_msg("the child did not end with SIG%s", what);
+	}
+#endif
+}
+
 static void
 test_stack_guard_other_segv_still_kills_by_sigsegv(void **state)
 {
-	static child_result res;
-
 	(void)state;
-	run_child("fault_in_task", &res);
-	if (strstr(res.err, "stack overflow") != NULL) {
-		show(&res);
-		fail_msg("a plain SEGV was reported as a stack overflow");
-	}
-#ifdef TEST_SANITIZER_HANDLER
-	/* The sanitizer reports, then exits non-zero, or aborts when
-	 * its options say abort_on_error (make asan's do). */
-	if (!((WIFEXITED(res.status) && WEXITSTATUS(res.status) != 0) ||
-	      (WIFSIGNALED(res.status) && WTERMSIG(res.status) == SIGABRT)) ||
-	    strstr(res.err, "Sanitizer: SEGV") == NULL) {
-		show(&res);
-		fail_msg("the sanitizer's handler did not get the SEGV");
-	}
-#else
-	if (!WIFSIGNALED(res.status) || WTERMSIG(res.status) != SIGSEGV) {
-		show(&res);
-		fail_msg("the child did not end with SIGSEGV");
-	}
-#endif
+	expect_plain_fault("fault_in_task", SIGSEGV, "SEGV");
 }
 
 /* SIGBUS too: an access past the end of a mapped empty file. */
@@ -400,29 +409,8 @@ bus_error_in_task(void)
 static void
 test_stack_guard_sigbus_still_kills_by_sigbus(void **state)
 {
-	static child_result res;
-
 	(void)state;
-	run_child("bus_error_in_task", &res);
-	if (strstr(res.err, "stack overflow") != NULL) {
-		show(&res);
-		fail_msg("a SIGBUS was reported as a stack overflow");
-	}
-#ifdef TEST_SANITIZER_HANDLER
-	/* The sanitizer reports, then exits non-zero, or aborts when
-	 * its options say abort_on_error (make asan's do). */
-	if (!((WIFEXITED(res.status) && WEXITSTATUS(res.status) != 0) ||
-	      (WIFSIGNALED(res.status) && WTERMSIG(res.status) == SIGABRT)) ||
-	    strstr(res.err, "Sanitizer: BUS") == NULL) {
-		show(&res);
-		fail_msg("the sanitizer's handler did not get the SIGBUS");
-	}
-#else
-	if (!WIFSIGNALED(res.status) || WTERMSIG(res.status) != SIGBUS) {
-		show(&res);
-		fail_msg("the child did not end with SIGBUS");
-	}
-#endif
+	expect_plain_fault("bus_error_in_task", SIGBUS, "BUS");
 }
 
 static void

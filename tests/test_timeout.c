@@ -30,26 +30,7 @@
 
 #include "scheduler.h" /* white box: the pool's timer heap */
 
-static tg_runner *runner1;
-static tg_runner *runner2;
-
-static int
-setup(void **state)
-{
-	tg_runner_config one = { .threads = 1 }, two = { .threads = 2 };
-
-	(void)state;
-	if (tg_runner_create(&runner1, &one) != TG_OK)
-		return -1;
-	return tg_runner_create(&runner2, &two) == TG_OK ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	return tg_runner_destroy(runner1) | tg_runner_destroy(runner2);
-}
+#include "test_runners.h"
 
 #define MS INT64_C(1000000)
 #define HOUR (INT64_C(3600) * 1000 * MS)
