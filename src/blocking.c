@@ -38,7 +38,12 @@
  * design.md "Blocking").  A task it claimed that is not (stolen, or
  * queued above its mark by a spawn into an outer group) goes to the
  * injection queue, which only workers with an empty stack read, and a
- * compensator starts when no worker is idle to take it.
+ * compensator starts when no worker is idle to take it.  A join that has
+ * found nothing it may run for TG__JOIN_STALL_NS counts as blocked until
+ * it finds some (tg__join_stalled): work it may not take, queued where
+ * no running worker takes it (parties of a barrier on a blocked worker's
+ * deque, a handed-off root while every worker has a stack), then gets a
+ * compensator, as work queued behind a blocking region does.
  *
  * Cancel waiters (wait.h): a list under waiters_lock of the condition
  * variables of tasks waiting in tg_sleep and tg_barrier_wait, broadcast by
@@ -240,6 +245,42 @@ tg__handoff(tg__worker *w, tg__frame *f)
 	tg_atomic_faa_relaxed_u64(&pool->stat_handoffs, 1);
 	tg__pool_inject(pool, f);
 	return true;
+}
+
+void
+tg__join_stalled(tg__worker *w, tg__join_stall *st)
+{
+	tg__pool *pool = w->pool;
+	int64_t now = tg_now_ns();
+
+	if (st->since == 0) {
+		st->since = now;
+		return;
+	}
+	if (!st->counted) {
+		if (now - st->since < TG__JOIN_STALL_NS)
+			return;
+		st->counted = true;
+		/* seq_cst RMW: as tg_blocking_begin's. */
+		tg_atomic_faa_seqcst_u32(&pool->blocked, 1);
+	}
+	/* Again at every spent budget: the work may appear later (a party
+	 * queued by a task that then blocks).  Cheap while the pool has
+	 * enough running workers or nothing queued. */
+	tg__compensate(pool, false);
+}
+
+void
+tg__join_unstall(tg__worker *w, tg__join_stall *st)
+{
+	st->since = 0;
+	if (!st->counted)
+		return;
+	st->counted = false;
+	/* seq_cst RMW: as tg_blocking_end's. */
+	tg_atomic_faa_seqcst_u32(&w->pool->blocked, (uint32_t)-1);
+	if (running_minus_p(w->pool) > 0)
+		tg__park_wake(&w->pool->park);
 }
 
 /* ------------------------------------------------------------------ */

@@ -269,6 +269,7 @@ static void
 wait_children_slow(tg__worker *w, tg__gcore *gc)
 {
 	unsigned polls = 0;
+	tg__join_stall stall = {0, false};
 
 	/* A worker that waits must not hold work others could run: the
 	 * tasks queued beneath this group (of the groups beneath us on this
@@ -281,12 +282,19 @@ wait_children_slow(tg__worker *w, tg__gcore *gc)
 		tg__frame *f = tg__find_work_for_join(w, gc, &stolen);
 
 		if (f != NULL) {
+			tg__join_unstall(w, &stall);
 			run_or_hand_off(w, f, gc, stolen);
 			polls = 0;
 			continue;
 		}
+		/* The poll budget is spent: a join that stays without work
+		 * it may run counts as blocked (work outside its subtree
+		 * gets a compensator; blocking.c). */
+		if (polls + 1 >= TG__SPIN_POLLS)
+			tg__join_stalled(w, &stall);
 		tg__idle(w, &polls, false, children_pending, gc);
 	}
+	tg__join_unstall(w, &stall);
 }
 
 /* wait_queued when w's attention word is set: answer it (tg__attend:

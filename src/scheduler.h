@@ -735,6 +735,21 @@ bool tg__handoff(tg__worker *w, tg__frame *f);
 /* Is f inside the subtree of gc (its group is gc or a scope gc
  * encloses)?  f is claimed (queued, not run): its chain is alive. */
 bool tg__in_subtree(const tg__frame *f, const tg__gcore *gc);
+/* A join that has found nothing it may run for TG__JOIN_STALL_NS holds a
+ * worker that runs nothing: it counts as blocked (as a blocking region
+ * does) until it finds work or its children are done, so that work it may
+ * not take (outside its subtree: barrier parties queued on a blocked
+ * worker, handed-off roots) gets a compensating worker (design.md,
+ * "Blocking").  Owner-only state, kept by the join between calls. */
+typedef struct tg__join_stall {
+	int64_t since; /* tg_now_ns of the first empty poll budget; 0: none */
+	bool counted;  /* counted in pool->blocked */
+} tg__join_stall;
+#define TG__JOIN_STALL_NS 1000000
+/* The join's poll budget ran out with nothing found (before it parks). */
+void tg__join_stalled(tg__worker *w, tg__join_stall *st);
+/* The join found work or is done: no longer stalled. */
+void tg__join_unstall(tg__worker *w, tg__join_stall *st);
 
 /* runner.c: a root task finished. */
 void tg__run_complete(struct tg__run *run, tg_error *err);
