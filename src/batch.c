@@ -182,6 +182,22 @@ tg__batch_give_all(tg__worker *w)
 			give_from(w, run, run->next);
 }
 
+/* A range starts while workers look for work (tg__pool_hungry): it gives
+ * them halves at once, one per hungry worker while it has more than one
+ * child left, and publishes them.  Waiting for their requests would
+ * leave the rest to this worker if its first child blocks without a
+ * checkpoint (a read, a sleep): nothing answers a request then. */
+static TG__COLD void
+feed_hungry(tg__worker *w, struct tg__batch_run *run)
+{
+	/* relaxed: a hint, as tg__pool_hungry. */
+	uint32_t n = tg_atomic_load_relaxed_u32(&w->pool->hungry);
+
+	for (; n > 0 && run->hi - run->next > 1; n--)
+		give_from(w, run, run->next + (run->hi - run->next) / 2);
+	tg__feed_hungry(w);
+}
+
 /* A failed child's error when no frame can be had for it: kept on the
  * range (*pending, grouped after the first) and reported as the range's
  * own error, under the key of the first. */
@@ -253,6 +269,8 @@ range_body(void *arg)
 	};
 
 	w->batch = &run;
+	if (__builtin_expect(tg__pool_hungry(w->pool), 0))
+		feed_hungry(w, &run);
 	while (run.next < run.hi) {
 		uint64_t i = run.next;
 		tg_error *err;

@@ -120,7 +120,12 @@ tg__launch(tg__worker *w, tg__frame *f)
 		spawn_overflow(w, f);
 		return;
 	}
-	if (tg__deque_wanted(&w->dq))
+	/* Workers that look for work get what is queued now: f may come
+	 * after a child that blocks without a checkpoint, and then no later
+	 * request would be answered until it returns. */
+	if (__builtin_expect(tg__pool_hungry(w->pool), 0))
+		tg__feed_hungry(w);
+	else if (tg__deque_wanted(&w->dq))
 		tg__share_work(w);
 }
 

@@ -316,6 +316,8 @@ tg_runner_stats(const tg_runner *r, tg_runner_stats_t *out)
 	out->scope_steps = tg_atomic_load_relaxed_u64(&pool->stat_scope_steps);
 	out->threads_now = (int)tg_atomic_load_relaxed_u32(&pool->active);
 	out->blocked_now = (int)tg_atomic_load_relaxed_u32(&pool->blocked);
+	/* relaxed: a snapshot of a hint. */
+	out->looking_now = (int)tg_atomic_load_relaxed_u32(&pool->hungry);
 	return TG_OK;
 }
 

@@ -316,6 +316,10 @@ typedef struct tg__pool {
 	_Alignas(64) TG_ATOMIC(uint32_t) active;
 	TG_ATOMIC(uint32_t) blocked;
 	TG_ATOMIC(uint32_t) idle;
+	/* hungry: the idle workers that look for work (not pausing after
+	 * tiny steals, not a surplus compensator lingering); while there
+	 * are some, spawns publish what they queue (tg__feed_hungry). */
+	TG_ATOMIC(uint32_t) hungry;
 	/* Counters for tests and benchmarks (relaxed, slow paths only):
 	 * compensating threads started, and frames a join claimed but could
 	 * not run (not in its group's subtree) and handed off. */
@@ -405,6 +409,19 @@ void tg__pool_inject(tg__pool *pool, tg__frame *f);
 /* A thief asked w for work: share half of w's private queue and wake
  * parked workers to take it. */
 TG__COLD void tg__share_work(tg__worker *w);
+/* Are workers looking for work (pool->hungry)?  A hint: one relaxed load
+ * of a line written only when a worker starts or stops looking. */
+static inline bool
+tg__pool_hungry(tg__pool *pool)
+{
+	/* relaxed: a hint; a miss costs parallelism for one spawn. */
+	return tg_atomic_load_relaxed_u32(&pool->hungry) != 0;
+}
+/* Workers look for work: w publishes its whole queue, wakes sleepers, and
+ * sets its own attention word, so that its next spawn takes the slow
+ * path, which publishes that child too (design.md "Blocking", "Work
+ * reaches idle workers").  Owner only; spawn's slow path. */
+TG__COLD void tg__feed_hungry(tg__worker *w);
 /* The body of a worker thread: find work, run it, park; until stop. */
 void tg__worker_loop(tg__worker *w);
 /* Runs f, or skips it (counted as cancelled, never run) when its group's

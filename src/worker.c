@@ -134,6 +134,27 @@ tg__share_work(tg__worker *w)
 		tg__park_wake(&w->pool->park);
 }
 
+void
+tg__feed_hungry(tg__worker *w)
+{
+	if (tg__deque_share_all(&w->dq))
+		tg__park_wake(&w->pool->park);
+	/* relaxed: the owner's own word; only its own fast paths act on it
+	 * (tg__attend clears it and looks again). */
+	tg_atomic_store_relaxed_u32(&w->attention, 1);
+}
+
+/* w starts (on) or stops (off) looking for work: pool->hungry. */
+static void
+set_hungry(tg__worker *w, bool *hungry, bool on)
+{
+	if (*hungry == on)
+		return;
+	*hungry = on;
+	/* relaxed: a hint for spawners (tg__pool_hungry). */
+	tg_atomic_faa_relaxed_u32(&w->pool->hungry, on ? 1 : (uint32_t)-1);
+}
+
 /* xorshift64*: victim selection only. */
 static uint32_t
 next_random(tg__worker *w)
@@ -548,7 +569,7 @@ tg__worker_loop(tg__worker *w)
 	unsigned polls = 0;
 	int64_t surplus_since = 0;
 	bool compensator = w->index >= w->pool->nworkers;
-	bool idle = false;
+	bool idle = false, hungry = false;
 
 	for (;;) {
 		bool stolen;
@@ -561,6 +582,7 @@ tg__worker_loop(tg__worker *w)
 							  (uint32_t)-1);
 				idle = false;
 			}
+			set_hungry(w, &hungry, false);
 			tg__run_found(w, f, stolen);
 			if (__builtin_expect(w->blocking_depth != 0, 0))
 				close_blocking(w);
@@ -578,17 +600,21 @@ tg__worker_loop(tg__worker *w)
 		if (compensator && tg__compensator_retire(w, &surplus_since))
 			break;
 		if (steal_paused(w)) {
+			set_hungry(w, &hungry, false);
 			sleep_out_pause(w);
 			continue;
 		}
 		if (surplus_since != 0) {
 			/* A surplus compensator: parked until its lingering
 			 * ends, or earlier for new work. */
+			set_hungry(w, &hungry, false);
 			sleep_until(w, surplus_since + w->pool->linger_ns);
 			continue;
 		}
+		set_hungry(w, &hungry, true);
 		tg__idle(w, &polls, true, not_stopping, w->pool);
 	}
+	set_hungry(w, &hungry, false);
 	if (idle)
 		tg_atomic_faa_relaxed_u32(&w->pool->idle, (uint32_t)-1);
 }

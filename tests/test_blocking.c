@@ -6,10 +6,12 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -508,6 +510,108 @@ test_batch_children_that_block_give_their_siblings_away(void **state)
 	alarm(0);
 }
 
+/* ---------------------------------------------------------------- */
+/* Work reaches idle workers without checkpoints: children that block */
+/* in a plain sleep (no region, no checkpoint, so they can answer no   */
+/* request) start on the idle workers, because a spawn (or a batch's   */
+/* range) publishes what it queues while workers look for work.  Each  */
+/* child waits until all have started; the starvation detector is off, */
+/* so nothing else could move the private ones.                        */
+
+static TG_ATOMIC(uint32_t) reach_started;
+static TG_ATOMIC(uint32_t) reach_missed;
+static int reach_n;
+
+static tg_error *
+reach_child(void *arg)
+{
+	struct timespec ms = { 0, 1000000 };
+	int i;
+
+	(void)arg;
+	tg_atomic_faa_seqcst_u32(&reach_started, 1);
+	/* 20 s: a child whose siblings stay private waits for ever. */
+	for (i = 0; i < 20000; i++) {
+		if (tg_atomic_load_seqcst_u32(&reach_started) >= (uint32_t)reach_n)
+			return NULL;
+		nanosleep(&ms, NULL);
+	}
+	tg_atomic_faa_seqcst_u32(&reach_missed, 1);
+	return NULL;
+}
+
+static tg_error *
+reach_root(void *arg)
+{
+	tg_group g;
+	int i;
+	bool each = *(bool *)arg;
+
+	if (tg_group_init(&g, NULL) != TG_OK)
+		return TG_RAISE(&tg_RuntimeError, "init");
+	if (each) {
+		if (tg_spawn_each(&g, reach_child, NULL, (size_t)reach_n, 0) !=
+		    TG_OK)
+			return tg_group_join(&g, TG_RAISE(&tg_RuntimeError,
+							  "spawn_each"));
+	} else {
+		for (i = 0; i < reach_n; i++)
+			if (tg_spawn(&g, reach_child, NULL) != TG_OK)
+				return tg_group_join(
+					&g, TG_RAISE(&tg_RuntimeError, "spawn"));
+	}
+	return tg_group_join(&g, NULL);
+}
+
+/* Until every worker of r looks for work (tg_runner_stats): the state
+ * the test is about, reached once the threads have started. */
+static void
+wait_all_looking(tg_runner *r)
+{
+	tg_runner_stats_t st;
+	struct timespec ms = { 0, 1000000 };
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		assert_int_equal(tg_runner_stats(r, &st), TG_OK);
+		if (st.looking_now >= tg_runner_threads(r))
+			return;
+		nanosleep(&ms, NULL);
+	}
+	fail_msg("the workers never all looked for work");
+}
+
+static void
+test_plain_blocking_children_reach_idle_workers(void **state)
+{
+	int threads, round;
+	bool each;
+
+	(void)state;
+	alarm(WATCHDOG_S);
+	for (threads = 2; threads <= 4; threads += 2) {
+		tg_runner *r;
+
+		assert_int_equal(
+			tg_runner_create(&r, &(tg_runner_config){
+						     .threads = threads,
+						     .max_blocking = -1,
+						     .starvation_ns = -1 }),
+			TG_OK);
+		reach_n = threads;
+		for (round = 0; round < 4; round++) {
+			each = round % 2 == 1;
+			wait_all_looking(r);
+			tg_atomic_store_relaxed_u32(&reach_started, 0);
+			assert_null(tg_runner_run(r, reach_root, &each));
+			assert_int_equal(
+				tg_atomic_load_seqcst_u32(&reach_missed), 0);
+		}
+		assert_int_equal(tg_runner_destroy(r), TG_OK);
+	}
+	alarm(0);
+}
+
 int
 main(void)
 {
@@ -520,6 +624,7 @@ main(void)
 		cmocka_unit_test(test_join_cannot_deadlock_by_helping),
 		cmocka_unit_test(
 			test_batch_children_that_block_give_their_siblings_away),
+		cmocka_unit_test(test_plain_blocking_children_reach_idle_workers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

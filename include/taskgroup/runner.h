@@ -198,13 +198,21 @@ typedef struct tg_runner_stats_t {
 	 * subtree) and handed to a worker with an empty stack. */
 	uint64_t handoffs;
 	int threads_now; /* worker threads running now (with compensators) */
-	int blocked_now; /* workers inside blocking regions now */
+	/* Workers inside blocking regions now, and joins that have found
+	 * nothing they may run for a millisecond (counted as blocked, so
+	 * that work they may not take gets a compensating worker). */
+	int blocked_now;
 	/* Links between cancellation scopes that cancellation checks and
 	 * cancellations followed (the slow paths: see docs/design.md,
 	 * "Cancellation").  Bounded by a small constant per check and per
 	 * scope reached, at any nesting depth: a failure climbing D nested
 	 * groups costs O(D) steps in all. */
 	uint64_t scope_steps;
+	/* Idle workers looking for work now (not pausing after tiny steals,
+	 * not a compensator about to exit): while there are some, spawns
+	 * publish every child they queue at once (docs/design.md,
+	 * "Blocking"). */
+	int looking_now;
 } tg_runner_stats_t;
 
 /* Fills *out with a snapshot.  Errors: TG_EINVAL (r or out NULL).
