@@ -108,6 +108,13 @@ __attribute__((noinline, cold)) bool tg__deque_make_room(tg__deque *d);
  * queue is full: running the oldest keeps a long flat batch in spawn
  * order, and memory bounded. */
 int tg__deque_take_oldest(tg__deque *d, void **out, int max);
+/* Any thread: top now (only grows; the owner also keeps it as
+ * top_floor).  acquire: as take_oldest's, which claims from it. */
+static inline int64_t
+tg__deque_top(tg__deque *d)
+{
+	return tg_atomic_load_acquire_i64(&d->top);
+}
 /* Owner only: caps the number of queued items (>= 1). */
 void tg__deque_set_queue_max(tg__deque *d, int64_t queue_max);
 

@@ -419,6 +419,49 @@ typedef struct join_facts {
  * its own worker runs them oldest first. */
 #define BATCH_FIFO_MIN 64
 
+/* Claims at most this many public items at a time (one CAS on top). */
+#define FIFO_CHUNK 16
+
+/* The oldest-first pass of a join with BATCH_FIFO_MIN or more queued:
+ * the oldest of them may be public already (a thief's request, the
+ * starvation detector's, or spawns made while workers looked for work
+ * published them), so they are claimed from the top, oldest first, and
+ * run before the private rest, which is then reversed for the join's
+ * LIFO loop.  Only while top is at or above the group's mark: below it
+ * lie older tasks of the groups beneath us on this stack, which this join
+ * may not run (then the public part is left to thieves, and only the
+ * private part runs in order). */
+static TG__COLD void
+run_oldest_first(tg__worker *w, tg__gcore *gc)
+{
+	void *oldest[FIFO_CHUNK];
+	int n, i;
+
+	for (;;) {
+		int64_t t = tg__deque_top(&w->dq);
+		int64_t pub = w->dq.split_owner - t;
+
+		if (t < gc->dq_mark || pub <= 0)
+			break;
+		n = tg__deque_take_oldest(&w->dq, oldest,
+					  pub < FIFO_CHUNK ? (int)pub
+							   : FIFO_CHUNK);
+		if (n == 0)
+			break; /* thieves kept winning: they run them */
+		for (i = 0; i < n; i++) {
+			tg__frame *f = oldest[i];
+
+			if (tg__deque_wanted(&w->dq))
+				tg__share_work(w);
+			if (f->group == gc)
+				tg__run_frame(w, f); /* skipped if cancelled */
+			else
+				run_or_hand_off(w, f, gc, false);
+		}
+	}
+	tg__deque_reverse_private(&w->dq, gc->dq_mark);
+}
+
 /* The TimeoutError of a group whose own deadline expired, raised from
  * the CancelledError it converts (Python's `raise TimeoutError from
  * CancelledError`): the body's when it handed one (consumed), else one
@@ -571,7 +614,7 @@ join_core(tg__worker *w, tg__gcore *gc, tg_error *body_err, join_facts *facts)
 	 * benchmark).  Small sets keep LIFO, the newest (cache-warm) first. */
 	if (__builtin_expect(w->dq.bottom - gc->dq_mark >= BATCH_FIFO_MIN, 0) &&
 	    !tg__scope_cancelled(w->pool, gc)) /* all skipped anyway */
-		tg__deque_reverse_private(&w->dq, gc->dq_mark);
+		run_oldest_first(w, gc);
 	wait_children(w, gc);
 	return join_finish(w, gc, body_err, body_cancel, facts);
 }

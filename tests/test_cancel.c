@@ -215,6 +215,54 @@ test_cancel_batch_past_queue_limit_keeps_spawn_order(void **state)
 	}
 }
 
+/* A batch whose oldest children were made public before the join (here a
+ * blocking region after 300 spawns publishes the queue, as a thief's
+ * request or spawns made while workers look for work do) still runs in
+ * spawn order: the join claims the public ones oldest first, then runs
+ * the private rest reversed, and a failure at index 10 stops it there. */
+static tg_error *
+published_root(void *arg)
+{
+	tg_group g;
+	intptr_t i;
+
+	(void)arg;
+	tg_group_init(&g, NULL);
+	for (i = 0; i < 1000; i++) {
+		if (i == 300) {
+			assert_int_equal(tg_blocking_begin(), TG_OK);
+			assert_int_equal(tg_blocking_end(), TG_OK);
+		}
+		assert_int_equal(tg_spawn(&g, long_child, (void *)i), TG_OK);
+	}
+	return tg_group_join(&g, NULL);
+}
+
+static void
+test_cancel_batch_published_in_part_keeps_spawn_order(void **state)
+{
+	int64_t fails[3] = { -1, 10, 500 };
+	int k;
+	tg_error *err;
+
+	(void)state;
+	for (k = 0; k < 3; k++) {
+		memset(&long_batch, 0, sizeof(long_batch));
+		long_batch.in_order = true;
+		long_batch.fail_at = fails[k];
+		err = tg_runner_run(runner1, published_root, NULL);
+		assert_true(long_batch.in_order);
+		if (fails[k] < 0) {
+			assert_null(err);
+			assert_int_equal(long_batch.next, 1000);
+			continue;
+		}
+		assert_int_equal(tg_error_count(err), 1);
+		tg_error_decref(err);
+		assert_int_equal(long_batch.next, fails[k] + 1);
+	}
+}
+
 /* ---------------------------------------------------------------- */
 /* Direction                                                          */
 
@@ -836,6 +884,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_cancel_bound_after_first_failure),
 		cmocka_unit_test(test_cancel_batch_runs_oldest_first_and_stops_at_the_failure),
 		cmocka_unit_test(test_cancel_batch_past_queue_limit_keeps_spawn_order),
+		cmocka_unit_test(test_cancel_batch_published_in_part_keeps_spawn_order),
 		cmocka_unit_test(test_cancel_flows_down_errors_flow_up),
 		cmocka_unit_test(test_cancel_join_blocks_then_task_sees_cancel),
 		cmocka_unit_test(test_cancel_spawn_from_child_allowed_until_abort),

@@ -9,11 +9,9 @@
 #include "taskgroup.h"
 
 /* One worker, no compensating workers and no starvation detector: a
- * deterministic order.  While a slow build (coverage, -O0) spins a long
- * spawn loop, the detector would take it for a stuck task, start a
- * compensator, or ask the worker to share its queue, which makes the
- * oldest children public and lets the join's oldest-first pass run the
- * newer private ones before them (docs/design.md, "Known limits"). */
+ * deterministic order (nothing else runs a task, and nothing asks the
+ * worker to share its queue while a slow build, -O0 coverage, spins a
+ * long spawn loop). */
 static tg_runner *runner1;
 static tg_runner *runner2;
 static tg_runner *runner4;

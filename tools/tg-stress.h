@@ -61,7 +61,8 @@ struct config {
 	uint32_t barrier_ppm;   /* per group: barrier parties among the children */
 	uint32_t pool_trees;    /* a pool is made afresh after this many trees */
 	int64_t stall_ns;       /* a barrier wait this long without progress */
-	bool stall_fails;       /* ... is a violation, not only counted */
+	bool stall_fails;       /* ... is a violation (default), not only
+				 * counted (--stall-warn) */
 	int64_t tree_timeout_ns;
 	bool rss;
 	int64_t rss_interval_ns;
