@@ -1,7 +1,10 @@
 /* bench/tiny_tg.c - the tiny batch on taskgroup: one task spawns n tasks
  * into one group from a loop, then joins; task i runs tiny_body(out, i).
  * Built with BENCH_TG_EACH (bench_tiny_each_tg), one tg_spawn_each over
- * the output array spawns them instead (child i gets &out[i]). */
+ * the output array spawns them instead (child i gets &out[i]).  Built with
+ * BENCH_TG_EAGER (bench_tiny_eager_tg), the loop spawns with
+ * tg_spawn_eager: each child runs inside its spawn (asyncio's eager task
+ * factory). */
 #include "bench_tg.h"
 #include "kernels.h"
 
@@ -31,6 +34,11 @@ static tg_error *tiny_root(void *p)
 #ifdef BENCH_TG_EACH
 	BENCH_TG_SPAWN_EACH(&g, tiny_task, tiny_out, (size_t)tiny_n,
 			    sizeof *tiny_out);
+#elif defined(BENCH_TG_EAGER)
+	for (long i = 0; i < tiny_n; i++)
+		BENCH_TG_OR_JOIN(&g, tg_spawn_eager(&g, tiny_task,
+						    (void *)(uintptr_t)i),
+				 "tg_spawn_eager");
 #else
 	for (long i = 0; i < tiny_n; i++)
 		BENCH_TG_SPAWN(&g, tiny_task, (void *)(uintptr_t)i);

@@ -41,7 +41,8 @@
  *
  * Groups with a limit or the first-success policy do work at every
  * child's end (a slot, a win), so their batches are spawned child by child
- * (group.c, tg__spawn_each_framewise).
+ * (group.c, tg__spawn_each_framewise); so are an eager group's, each
+ * child running at its spawn.
  */
 #include <stdint.h>
 
@@ -324,7 +325,7 @@ tg_spawn_each_named_at(tg_group *g, tg_task_fn fn, void *args, size_t count,
 		return TG_ESHUTTINGDOWN;
 	if (count == 0)
 		return TG_OK;
-	if (gc->hooks != 0)
+	if (gc->hooks != 0 || gc->eager)
 		return tg__spawn_each_framewise(w, gc, fn, args, count, stride,
 						name, site);
 	r = range_alloc(w);

@@ -118,6 +118,7 @@ core_defaults(tg__gcore *gc)
 	gc->policy = TG_POLICY_FAIL_FAST;
 	gc->limit = 0;
 	gc->hooks = 0;
+	gc->eager = false;
 	gc->name = NULL;
 }
 
@@ -163,7 +164,7 @@ init_slow(tg_group *g, const tg_group_options *opts)
 	if (gc == NULL)
 		return TG_ENOMEM;
 	if (opts != NULL && (policy != TG_POLICY_FAIL_FAST || limit != 0 ||
-			     opts->name != NULL)) {
+			     opts->name != NULL || opts->eager)) {
 		/* Not the defaults: the join restores them. */
 		gc->join_flags |= TG__JOIN_OPTIONS;
 		gc->policy = policy;
@@ -173,6 +174,7 @@ init_slow(tg_group *g, const tg_group_options *opts)
 				     ? TG__HOOK_FIRST_SUCCESS
 				     : 0);
 		gc->name = opts->name;
+		gc->eager = opts->eager;
 	}
 	/* Seed the memo: a new scope is cancelled exactly when its enclosing
 	 * scope is.  The epoch is read first, so the memo can only be older
@@ -181,8 +183,8 @@ init_slow(tg_group *g, const tg_group_options *opts)
 	epoch = tg_atomic_load_acquire_u64(&w->pool->cancel_epoch);
 	cancelled = scope != NULL && tg__scope_cancelled(w->pool, scope);
 	core_open(w, w->current, gc, scope, epoch, cancelled, g);
-	if (gc->limit != 0)
-		gc->spawn_owner = NULL; /* every spawn takes a slot first */
+	if (gc->limit != 0 || gc->eager)
+		gc->spawn_owner = NULL; /* a slot first, or run at once */
 	return TG_OK;
 }
 

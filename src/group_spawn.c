@@ -77,17 +77,33 @@ tg__group_count_frame(tg__worker *w, tg__gcore *gc)
 	}
 }
 
+/* An eager child (tg_spawn_eager, tg_group_options.eager) runs now, on
+ * the spawner's stack, as the child it is: its own frame, id and key,
+ * its group as scope, counted and finished as any child (a failure
+ * cancels a fail-fast group at once).  It is in the group's subtree, so
+ * running it here can wait for nothing the spawner's return would bring
+ * (design.md, "Join helps"); a region it enters publishes the spawner's
+ * queue and compensates as any region does. */
+static void
+run_eager(tg__worker *w, tg__frame *f)
+{
+	tg__run_frame(w, f); /* skipped if the group was cancelled since */
+}
+
 /* The rest of a spawn once f is filled (frame_fill): its id and key, then
  * pending (the group is at its limit: f starts when a slot frees) or
  * queued. */
 static void
-spawn_frame(tg__worker *w, tg__gcore *gc, tg__frame *f, bool pending)
+spawn_frame(tg__worker *w, tg__gcore *gc, tg__frame *f, bool pending,
+	    bool eager)
 {
 	/* relaxed: no id yet (tg__frame_id); published with the frame. */
 	tg_atomic_store_relaxed_u64(&f->id, 0);
 	f->key = tg__group_keys(w, gc, 1);
 	if (pending)
 		tg__limit_pending_push(w, gc, f);
+	else if (eager)
+		run_eager(w, f);
 	else
 		tg__launch(w, f);
 }
@@ -96,7 +112,7 @@ spawn_frame(tg__worker *w, tg__gcore *gc, tg__frame *f, bool pending)
  * limit, queue the child as pending (tg_spawn) or refuse (tg_try_spawn). */
 static inline __attribute__((always_inline)) int
 spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
-      const tg_site *site, bool wait)
+      const tg_site *site, bool wait, bool eager)
 {
 	tg__worker *w = tg__self();
 	tg__frame *f;
@@ -120,7 +136,7 @@ spawn(tg__gcore *gc, tg_task_fn fn, void *arg, const char *name,
 		return TG_ENOMEM;
 	}
 	frame_fill(f, fn, arg, gc, name, site);
-	spawn_frame(w, gc, f, pending);
+	spawn_frame(w, gc, f, pending, eager || gc->eager);
 	return TG_OK;
 }
 
@@ -130,13 +146,16 @@ spawn_slow(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
 {
 	tg__gcore *gc = open_core(g);
 
+	/* An eager group's children run at once, by the eager path. */
+	if (gc != NULL && gc->eager)
+		return tg_spawn_eager_at(g, fn, arg, site);
 	/* Answer what set the attention word, so that the next spawn can
 	 * take the fast path again. */
 	tg__attend(tg__self());
 
 	if (gc == NULL)
 		return closed_status(g);
-	return spawn(gc, fn, arg, NULL, site, true);
+	return spawn(gc, fn, arg, NULL, site, true, false);
 }
 
 /*
@@ -184,7 +203,7 @@ tg_try_spawn_at(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
 
 	if (gc == NULL)
 		return closed_status(g);
-	return spawn(gc, fn, arg, NULL, site, false);
+	return spawn(gc, fn, arg, NULL, site, false, false);
 }
 
 int
@@ -195,7 +214,63 @@ tg_spawn_named_at(tg_group *g, tg_task_fn fn, void *arg, const char *name,
 
 	if (gc == NULL)
 		return closed_status(g);
-	return spawn(gc, fn, arg, name, site, true);
+	return spawn(gc, fn, arg, name, site, true, false);
+}
+
+/* tg_spawn_eager_at when its fast path does not apply. */
+static TG__COLD int
+eager_slow(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
+{
+	tg__gcore *gc = open_core(g);
+
+	tg__attend(tg__self()); /* as spawn_slow */
+	if (gc == NULL)
+		return closed_status(g);
+	return spawn(gc, fn, arg, NULL, site, true, true);
+}
+
+/*
+ * The eager fast path: the owner spawning into its open group without
+ * hooks (no limit, not first-success), with its attention word clear (so
+ * gc is not cancelled: see tg_spawn_at) and a cached frame.  The child
+ * runs at once through the join loop's own runner (tg__run_body), which
+ * counts a success with a local increment; a failure, a child on another
+ * thread's group, anything else takes eager_slow, which repeats the
+ * whole spawn.  Queue, take and steal checks are what it saves.
+ */
+TG__HOT_ALIGN int
+tg_spawn_eager_at(tg_group *g, tg_task_fn fn, void *arg, const tg_site *site)
+{
+	tg__worker *w = tg__self_or_none();
+	tg__gcore *gc;
+	tg__frame *f;
+
+	if (__builtin_expect(!handle_open(g) || fn == NULL, 0))
+		return eager_slow(g, fn, arg, site);
+	gc = handle_of(g)->core;
+	if (__builtin_expect(gc->owner != w->current || gc->hooks != 0 ||
+				     tg__attention(w) ||
+				     w->free_frames == NULL,
+			     0))
+		return eager_slow(g, fn, arg, site);
+	f = tg__frame_alloc(w);
+	frame_fill(f, fn, arg, gc, NULL, site);
+	f->key = gc->spawned_local++;
+	/* relaxed: as in spawn_frame. */
+	tg_atomic_store_relaxed_u64(&f->id, 0);
+	tg__run_body(w, f, gc, false, true);
+	return TG_OK;
+}
+
+int
+tg_spawn_eager_named_at(tg_group *g, tg_task_fn fn, void *arg,
+			const char *name, const tg_site *site)
+{
+	tg__gcore *gc = open_core(g);
+
+	if (gc == NULL)
+		return closed_status(g);
+	return spawn(gc, fn, arg, name, site, true, true);
 }
 
 int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg)
@@ -241,7 +316,8 @@ tg__spawn_each_framewise(tg__worker *w, tg__gcore *gc, tg_task_fn fn,
 		frame_fill(f, fn, tg__batch_arg(args, stride, i), gc, name,
 			   site);
 		/* Over the limit the child waits (tg_spawn, not try). */
-		spawn_frame(w, gc, f, gc->limit != 0 && !tg__limit_slot_take(gc));
+		spawn_frame(w, gc, f, gc->limit != 0 && !tg__limit_slot_take(gc),
+			    gc->eager);
 	}
 	return TG_OK;
 }

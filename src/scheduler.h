@@ -95,6 +95,7 @@ typedef struct tg__gcore {
 	int policy;
 	unsigned hooks;  /* TG__HOOK_* */
 	uint32_t limit;  /* concurrency limit; 0 = none */
+	bool eager;      /* every child runs at its spawn (group_spawn.c) */
 	const char *name;
 	/* Owner thread only: spawns made and completions seen on it. */
 	uint64_t spawned_local;

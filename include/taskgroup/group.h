@@ -67,6 +67,11 @@ typedef struct tg_group_options {
 	 * and no spawn can deadlock; tg_try_spawn returns TG_EAGAIN
 	 * instead. */
 	int limit;
+	/* Python 3.12's eager task factory: non-zero, every child (tg_spawn,
+	 * tg_try_spawn, tg_spawn_each and the named forms) runs at once,
+	 * inside the spawn call, on the spawner's thread (see
+	 * tg_spawn_eager); 0 = queued. */
+	int eager;
 } tg_group_options;
 
 /* Largest concurrency limit accepted. */
@@ -116,6 +121,40 @@ TG_API int tg_spawn_named_at(tg_group *g, tg_task_fn fn, void *arg,
 #define tg_spawn_named(g, fn, arg, name)                                     \
 	tg_spawn_named_at((g), (fn), (arg), (name), TG_SITE())
 TG_API int(tg_spawn)(tg_group *g, tg_task_fn fn, void *arg);
+
+/*
+ * Eager spawn (asyncio's eager_task_factory): fn(arg) runs as a child of
+ * g at once, inside this call, on the calling thread, and the call
+ * returns when it has finished; a child that returns without blocking is
+ * never queued, which saves the queue's push, take and steal checks.
+ * It is a child of g in every respect: its own id and spawn key (so the
+ * error tree has the same children in the same order as with tg_spawn),
+ * tg_current_task() inside it is the child, its checkpoints see g's
+ * cancellation, and its failure is recorded and, under fail-fast,
+ * cancels g before the call returns (later spawns get TG_ESHUTTINGDOWN).
+ * Returns TG_OK when the child ran (whatever it returned: its error goes
+ * to g, as a queued child's does) and the errors of tg_spawn otherwise
+ * (a cancelled group refuses, and fn never runs).  A limited group at
+ * its limit queues the child as tg_spawn does, to start when a slot
+ * frees.
+ * Where C differs from Python: a C task cannot suspend half-way and be
+ * queued, so an eager child runs to its end inside the call; one that
+ * waits for a sibling spawned after it would wait for ever (spawn the
+ * waiters queued).  A child that blocks should do so in a blocking region
+ * (tg_blocking_begin, tg_sleep, tg_barrier_wait): the region publishes
+ * the spawner's queued children and starts a compensating worker, so an
+ * eager spawn cannot starve the pool, on one worker included.  Eager
+ * children nest on the spawner's stack as plain calls do.
+ * Thread-safety: as tg_spawn.
+ */
+TG_API int tg_spawn_eager_at(tg_group *g, tg_task_fn fn, void *arg,
+			     const tg_site *site);
+TG_API int tg_spawn_eager_named_at(tg_group *g, tg_task_fn fn, void *arg,
+				   const char *name, const tg_site *site);
+#define tg_spawn_eager(g, fn, arg)                                           \
+	tg_spawn_eager_at((g), (fn), (arg), TG_SITE())
+#define tg_spawn_eager_named(g, fn, arg, name)                               \
+	tg_spawn_eager_named_at((g), (fn), (arg), (name), TG_SITE())
 
 /* The most children one tg_spawn_each accepts: 2^48 (SIZE_MAX where
  * size_t is narrower). */
