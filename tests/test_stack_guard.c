@@ -47,6 +47,23 @@
 #endif
 #endif
 
+/* Under ThreadSanitizer every atomic operation and many library calls
+ * are calls into the sanitizer's runtime; an overflow that lands inside
+ * one faults in the runtime, whose own handler reports it ("nested bug")
+ * or lets the fault kill the process (SIGSEGV, nothing printed) before
+ * ours can run.  Where the guard is hit depends on the stack's start
+ * (ASLR): a few runs in a hundred there, more since spawns publish to
+ * waiting workers and the levels move between them.  Such an end is
+ * accepted under TSan only; every other build checks the message
+ * (design.md, "Tasks and threads"). */
+#if defined(__SANITIZE_THREAD__)
+#define TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TEST_TSAN 1
+#endif
+#endif
+
 #define SMALL_STACK ((size_t)256 * 1024)
 
 /* ------------------------------------------------------------------ */
@@ -195,9 +212,30 @@ expect_deep_spawn_site(const char *err)
 		fail_msg("no spawn site \"%s\" in:\n%s", site, err);
 }
 
-static void
+/* TSan's own report of a fault in its runtime (see TEST_TSAN). */
+static bool
+tsan_reported_it(const child_result *res)
+{
+#ifdef TEST_TSAN
+	if (strstr(res->err, "ThreadSanitizer:DEADLYSIGNAL") != NULL ||
+	    (WIFSIGNALED(res->status) && WTERMSIG(res->status) == SIGSEGV &&
+	     strstr(res->err, "taskgroup:") == NULL)) {
+		print_message("the overflow faulted inside ThreadSanitizer's "
+			      "runtime, which ended the process itself\n");
+		return true;
+	}
+#else
+	(void)res;
+#endif
+	return false;
+}
+
+/* Whether the library's report came (false: TSan's, under TSan only). */
+static bool
 expect_overflow_report(const child_result *res)
 {
+	if (tsan_reported_it(res))
+		return false;
 	if (!WIFSIGNALED(res->status) || WTERMSIG(res->status) != SIGABRT) {
 		show(res);
 		fail_msg("the child did not end with SIGABRT");
@@ -206,6 +244,7 @@ expect_overflow_report(const child_result *res)
 					 "\"deep\""));
 	assert_non_null(strstr(res->err, "tg_runner_config.stack_size"));
 	expect_deep_spawn_site(res->err);
+	return true;
 }
 
 static void
@@ -218,7 +257,8 @@ test_stack_guard_overflow_names_task_site_and_stack_size(void **state)
 	if (skip_without_bounds())
 		skip();
 	run_child("deep_small_stack", &res);
-	expect_overflow_report(&res);
+	if (!expect_overflow_report(&res))
+		return;
 	/* One worker: every level is on worker 0's stack. */
 	assert_non_null(strstr(res.err, "on worker 0"));
 	snprintf(size, sizeof(size), "the worker's stack is %zu bytes",
@@ -235,7 +275,8 @@ test_stack_guard_overflow_on_default_stacks(void **state)
 	if (skip_without_bounds())
 		skip();
 	run_child("deep_default_stack", &res);
-	expect_overflow_report(&res);
+	if (!expect_overflow_report(&res))
+		return;
 	assert_non_null(strstr(res.err, "0 = the platform default"));
 }
 
@@ -305,7 +346,8 @@ test_stack_guard_overflow_on_a_compensating_worker(void **state)
 	if (skip_without_bounds())
 		skip();
 	run_child("deep_compensator", &res);
-	expect_overflow_report(&res);
+	if (!expect_overflow_report(&res))
+		return;
 	assert_non_null(strstr(res.err, "on worker 1"));
 }
 
