@@ -5,7 +5,8 @@
  * gh-155433); rescheduling; deadlines in the past; misuse.  Outcomes only:
  * children wait for their cancellation by polling checkpoints, so a test
  * that passes proves the timer fired, and a broken timer hangs (ctest's
- * timeout).
+ * timeout).  The children and MS, shared with test_timeout.c and
+ * test_timeout_movers.c: test_deadline.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,8 @@
 #include <cmocka.h>
 
 #include "taskgroup.h"
+
+#include "test_deadline.h"
 
 static tg_runner *runner1;
 static tg_runner *runner2;
@@ -36,24 +39,6 @@ teardown(void **state)
 {
 	(void)state;
 	return tg_runner_destroy(runner1) | tg_runner_destroy(runner2);
-}
-
-#define MS INT64_C(1000000)
-
-/* Polls checkpoints until its scope is cancelled. */
-static tg_error *
-wait_for_cancel(void *arg)
-{
-	(void)arg;
-	for (;;)
-		TG_CHECKPOINT();
-}
-
-static tg_error *
-succeed(void *arg)
-{
-	(void)arg;
-	return NULL;
 }
 
 /* A group with a 20 ms timeout and children that wait for it. */
@@ -208,16 +193,7 @@ test_timer_past_deadline_expires_at_once(void **state)
 	assert_null(tg_runner_run(runner1, past_deadline, NULL));
 }
 
-/* Real errors win over the timeout. */
-static tg_error *
-fail_after_cancel(void *arg)
-{
-	(void)arg;
-	while (!tg_cancelled())
-		;
-	return TG_RAISE(&tg_ValueError, "while unwinding");
-}
-
+/* Real errors win over the timeout (fail_after_cancel: test_deadline.h). */
 static tg_error *
 errors_win(void *arg)
 {
@@ -401,7 +377,7 @@ misuse(void *arg)
 }
 
 /* The owner gave g no deadline: another task may not give it one (it
- * may move one the owner gave: test_timeout.c). */
+ * may move one the owner gave: test_timeout_movers.c). */
 static tg_error *
 set_from_child(void *arg)
 {
