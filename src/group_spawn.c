@@ -77,19 +77,6 @@ tg__group_count_frame(tg__worker *w, tg__gcore *gc)
 	}
 }
 
-/* An eager child (tg_spawn_eager, tg_group_options.eager) runs now, on
- * the spawner's stack, as the child it is: its own frame, id and key,
- * its group as scope, counted and finished as any child (a failure
- * cancels a fail-fast group at once).  It is in the group's subtree, so
- * running it here can wait for nothing the spawner's return would bring
- * (design.md, "Join helps"); a region it enters publishes the spawner's
- * queue and compensates as any region does. */
-static void
-run_eager(tg__worker *w, tg__frame *f)
-{
-	tg__run_frame(w, f); /* skipped if the group was cancelled since */
-}
-
 /* The rest of a spawn once f is filled (frame_fill): its id and key, then
  * pending (the group is at its limit: f starts when a slot frees) or
  * queued. */
@@ -103,7 +90,13 @@ spawn_frame(tg__worker *w, tg__gcore *gc, tg__frame *f, bool pending,
 	if (pending)
 		tg__limit_pending_push(w, gc, f);
 	else if (eager)
-		run_eager(w, f);
+		/* An eager child runs now, on the spawner's stack, as the
+		 * child it is (its own frame, id and key; its group as scope;
+		 * counted and finished as any child).  It is in the group's
+		 * subtree, so this is deadlock-free by the helping rule
+		 * (design.md, "Blocking"); skipped if the group was cancelled
+		 * since. */
+		tg__run_frame(w, f);
 	else
 		tg__launch(w, f);
 }
