@@ -24,6 +24,7 @@
 #include "atomic.h"
 #include "platform.h"
 
+#include "test_eager_all.h"
 #include "test_runners.h"
 
 static tg_error *
@@ -121,7 +122,7 @@ batch_root(void *arg)
 	(void)arg;
 	tg_group_init(&g, NULL);
 	for (i = 0; i < 1000; i++)
-		assert_int_equal(tg_spawn(&g, batch_child, (void *)i), TG_OK);
+		assert_spawn_ok(tg_spawn(&g, batch_child, (void *)i));
 	return tg_group_join(&g, NULL);
 }
 
@@ -233,7 +234,7 @@ published_root(void *arg)
 			assert_int_equal(tg_blocking_begin(), TG_OK);
 			assert_int_equal(tg_blocking_end(), TG_OK);
 		}
-		assert_int_equal(tg_spawn(&g, long_child, (void *)i), TG_OK);
+		assert_spawn_ok(tg_spawn(&g, long_child, (void *)i));
 	}
 	return tg_group_join(&g, NULL);
 }
@@ -336,6 +337,7 @@ test_cancel_flows_down_errors_flow_up(void **state)
 	int r;
 
 	(void)state;
+	TEST_SKIP_IF_EAGER(); /* group_b's child waits for its body */
 	for (r = 0; r < 2; r++) {
 		tg_error *err;
 
@@ -433,6 +435,7 @@ test_cancel_join_blocks_then_task_sees_cancel(void **state)
 	int round;
 
 	(void)state;
+	TEST_SKIP_IF_EAGER(); /* waits for a later sibling */
 	for (round = 0; round < 20; round++) {
 		unwound = started_slow = 0;
 		assert_null(tg_runner_run(round % 2 ? runner1 : runner4,
@@ -499,8 +502,9 @@ test_cancel_spawn_from_child_allowed_until_abort(void **state)
 	(void)state;
 	late_spawns_ok = late_spawns_refused = 0;
 	assert_null(tg_runner_run(runner1, sibling_spawner_root, NULL));
-	assert_int_equal(late_spawns_ok, 2);
-	/* The third spawns_sibling was skipped (never started) or refused. */
+	/* The third spawns_sibling was skipped (never started) or refused;
+	 * eager, it ran inside its spawn, before fail_now was spawned. */
+	assert_int_equal(late_spawns_ok, TEST_EAGER ? 3 : 2);
 	assert_true(late_spawns_refused <= 1);
 }
 
@@ -529,10 +533,14 @@ fatal_inner(void *arg)
 	(void)arg;
 	tg_group_init(&g, &collect);
 	/* One worker runs these LIFO: both ValueErrors before the
-	 * Interrupt, which then cancels nothing left to run. */
-	tg_spawn(&g, interrupt_child, NULL);
+	 * Interrupt, which then cancels nothing left to run.  Eager
+	 * children run in spawn order: the Interrupt is spawned last. */
+	if (!TEST_EAGER)
+		tg_spawn(&g, interrupt_child, NULL);
 	tg_spawn(&g, value_child, (void *)1);
 	tg_spawn(&g, value_child, (void *)2);
+	if (TEST_EAGER)
+		tg_spawn(&g, interrupt_child, NULL);
 	return tg_group_join(&g, NULL);
 }
 
@@ -571,8 +579,12 @@ fatal_outer(void *arg)
 
 	(void)arg;
 	tg_group_init(&g, &collect);
+	/* value_child runs first: LIFO, or eager and spawned first. */
+	if (TEST_EAGER)
+		tg_spawn(&g, value_child, (void *)3);
 	tg_spawn(&g, fatal_inner, NULL);
-	tg_spawn(&g, value_child, (void *)3); /* runs first (LIFO) */
+	if (!TEST_EAGER)
+		tg_spawn(&g, value_child, (void *)3);
 	return tg_group_join(&g, NULL);
 }
 
@@ -610,6 +622,7 @@ test_cancel_fatal_error_cancels_every_policy(void **state)
 	tg_error *err;
 
 	(void)state;
+	TEST_SKIP_IF_EAGER(); /* waits for a later sibling */
 	err = tg_runner_run(runner2, fatal_cancels_collect_all, NULL);
 	assert_true(tg_error_is(err, &tg_Interrupt));
 	assert_null(tg_error_context(err));
@@ -768,6 +781,7 @@ test_cancel_ctrl_c_cancels_the_run_and_returns_interrupt(void **state)
 	tg_error *err, *ctx;
 
 	(void)state;
+	TEST_SKIP_IF_EAGER(); /* the sender waits for a later sibling */
 	/* The portable platform file cannot tell the main thread, so the
 	 * handling stays off there (runner.h). */
 	if (!tg__main_thread_known)
@@ -862,6 +876,7 @@ test_cancel_ctrl_c_twice_ends_the_process(void **state)
 	pid_t pid;
 
 	(void)state;
+	TEST_SKIP_IF_EAGER(); /* the sender waits for a later sibling */
 	if (!tg__main_thread_known)
 		skip(); /* no handling: the first SIGINT would end it */
 	fflush(NULL);
