@@ -1,8 +1,9 @@
 /*
  * error_node.h - the layout of a tg_error, shared by the error module's
  * files (error.c, error_new.c, error_note.c, error_tree.c,
- * error_reserve.c, error_walk.c, format.c, format_json.c).  Internal: the
- * rest of the library goes through error.h and error_internal.h.
+ * error_except.c, error_reserve.c, error_walk.c, format.c,
+ * format_json.c).  Internal: the rest of the library goes through
+ * error.h and error_internal.h.
  *
  * Memory layout
  * -------------
@@ -140,6 +141,24 @@ tg__error_represented(const tg_error *e)
 {
 	return tg__error_count_add(e->n_leaves - e->n_stubs, e->n_lost);
 }
+
+/* ------------------------------------------------------------------ */
+/* Group nodes and except* (error_tree.c, error_except.c)               */
+
+/* A bare error that matches an except* clause, wrapped as CPython does:
+ * ExceptionGroup("", [e]) (e is not consumed: the group takes a new
+ * reference).  NULL when out of memory. */
+tg_error *tg__error_wrap_bare(tg_error *e);
+
+/* type is a group type or derives from one (except* refuses it). */
+bool tg__error_type_is_group(const tg_error_type *type);
+
+/* tg_error_subgroup_pred, except that a group whose every child comes
+ * back unchanged is kept whole (the same node, a new reference) instead
+ * of rebuilt: the projection behind except*'s result.  TG_OK or
+ * TG_ENOMEM (*match NULL, nothing leaked). */
+int tg__error_subgroup_whole(const tg_error *e, tg_error_pred pred,
+			     void *ctx, tg_error **match);
 
 /* ------------------------------------------------------------------ */
 /* The out-of-memory reserve (error_reserve.c)                          */

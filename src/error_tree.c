@@ -1,12 +1,19 @@
 /*
- * error_tree.c - group nodes, split/subgroup, except* and leaf iteration.
+ * error_tree.c - group nodes, split/subgroup, the single except* clause
+ * (TG_EXCEPT_STAR) and leaf iteration.  The except* statement is in
+ * error_except.c; its projection (tg__error_subgroup_whole) is the split
+ * below with one more rule: a group whose children all come back
+ * unchanged is kept whole.
  *
  * split follows CPython's exceptiongroup_split_recursive: the matcher is
  * tried on every node; a node that matches is taken whole (same node, new
  * reference); a leaf that does not goes to rest; a group that does not is
  * split child by child and each non-empty part is rebuilt ("derived") with
- * the original's message, notes (copied), cause, context, origin and
- * provenance.  Empty parts are NULL.  Leaves are shared, never copied.
+ * the original's message, code, notes (copied), cause, context, origin and
+ * provenance (CPython's derive and metadata copy; the code stands for an
+ * attribute that an ExceptionGroup subclass copies in its derive, as
+ * test_exception_group.py's EG does).  Empty parts are NULL.  Leaves are
+ * shared, never copied.
  * Unlike CPython's, the walk is iterative (error_node.h, "Depth"): the
  * groups being split wait on a tg__wstack, so any depth splits on any
  * stack, in the same order, with the same allocations, as the recursion
@@ -20,6 +27,7 @@
 #include "taskgroup/error.h"
 
 #include "alloc.h"
+#include "atomic.h"
 #include "blocks.h"
 #include "error_internal.h"
 #include "error_node.h"
@@ -44,11 +52,11 @@ tg__error_group_type(size_t n, tg_error *const *children)
 /* A heap group node over children (consumed on success only), with the
  * calling task's provenance.  NULL when out of memory. */
 static tg_error *
-group_alloc(const char *message, size_t n, tg_error **children)
+group_alloc(const char *message, int code, size_t n, tg_error **children)
 {
 	tg__provenance cap;
 	tg_error_provenance prov;
-	err_spec spec = { tg__error_group_type(n, children), 0, message,
+	err_spec spec = { tg__error_group_type(n, children), code, message,
 			  NULL, NULL, 0, n };
 	tg_error *e;
 
@@ -74,15 +82,62 @@ children_valid(size_t n, tg_error **children)
 	return true;
 }
 
-tg_error *
-tg_error_group_new(const char *message, size_t n, tg_error **children)
+/* The children of a group being built that tg__error_reserve_group may
+ * hand back instead of a node of its own: a single child, or a stand-in
+ * group only the caller holds (which it may fold the others into).
+ * There are at most 16 such stand-ins (one per reserve slot), each held
+ * once.  Returns how many were written to maybe[]. */
+static size_t
+reserve_candidates(size_t n, tg_error **children, tg_error *maybe[17])
 {
-	tg_error *e;
+	size_t i, k = 0;
+
+	if (n == 1) {
+		maybe[0] = children[0];
+		return 1;
+	}
+	for (i = 0; i < n && k < 17; i++) {
+		tg_error *c = children[i];
+
+		if ((c->flags & (ERR_RESERVED | ERR_MARKER)) == ERR_RESERVED &&
+		    c->n_children > 0 &&
+		    tg_atomic_load_acquire_u32(&c->refs) == 1)
+			maybe[k++] = c;
+	}
+	return k;
+}
+
+tg_error *
+tg_error_group_new_code(const char *message, int code, size_t n,
+			tg_error **children)
+{
+	tg_error *maybe[17], *e;
+	size_t i, k;
 
 	if (message == NULL || !children_valid(n, children))
 		return NULL;
-	e = group_alloc(message, n, children);
-	return e != NULL ? e : tg__error_reserve_group(message, n, children);
+	e = group_alloc(message, code, n, children);
+	if (e != NULL)
+		return e;
+	/* Out of memory: a stand-in takes the node's place.  Only a node of
+	 * its own (not a child handed back or folded into, nor the
+	 * preallocated MemoryError) takes the code; which it is is told by
+	 * address from the candidates, noted while the children are alive. */
+	k = code != 0 ? reserve_candidates(n, children, maybe) : 0;
+	e = tg__error_reserve_group(message, n, children);
+	if (code == 0 || e == tg_error_oom())
+		return e;
+	for (i = 0; i < k; i++)
+		if (maybe[i] == e)
+			return e;
+	e->code = code;
+	return e;
+}
+
+tg_error *
+tg_error_group_new(const char *message, size_t n, tg_error **children)
+{
+	return tg_error_group_new_code(message, 0, n, children);
 }
 
 tg_error *
@@ -101,6 +156,9 @@ typedef struct matcher {
 	const tg_error_type *type; /* or pred */
 	tg_error_pred pred;
 	void *ctx;
+	/* A group whose every child comes back unchanged is kept whole (the
+	 * same node) instead of rebuilt: except*'s projection. */
+	bool keep_whole;
 } matcher;
 
 static bool
@@ -197,6 +255,20 @@ frame_open(tg__wstack *s, const tg_error *e, bool want_rest)
 	return true;
 }
 
+/* Every child of the frame's group came back as it is. */
+static bool
+unchanged(const split_frame *f)
+{
+	size_t i;
+
+	if (f->nm != f->e->n_children)
+		return false;
+	for (i = 0; i < f->nm; i++)
+		if (f->parts[i] != f->e->children[i])
+			return false;
+	return true;
+}
+
 /* Out of memory: releases every part made so far. */
 static void
 frames_release(tg__wstack *s, bool want_rest)
@@ -250,8 +322,14 @@ split_group(const tg_error *e, const matcher *m, tg_error **match,
 		}
 		/* Every child looked at: this group's parts, for its parent
 		 * (or the caller). */
-		rc = derive_parts(f->e, f->parts, f->nm, rk, f->nr, &cm,
-				  want_rest ? &cr : NULL);
+		if (m->keep_whole && !want_rest && unchanged(f)) {
+			release_all(f->nm, f->parts);
+			cm = tg_error_incref((tg_error *)f->e);
+			rc = TG_OK;
+		} else {
+			rc = derive_parts(f->e, f->parts, f->nm, rk, f->nr, &cm,
+					  want_rest ? &cr : NULL);
+		}
 		tg__free(f->parts);
 		tg__wstack_pop(&frames);
 		if (rc != TG_OK)
@@ -310,7 +388,7 @@ int
 tg_error_split(const tg_error *e, const tg_error_type *type, tg_error **match,
 	       tg_error **rest)
 {
-	matcher m = { type, NULL, NULL };
+	matcher m = { type, NULL, NULL, false };
 
 	if (type == NULL) {
 		split_with(NULL, &m, match, rest);
@@ -323,7 +401,7 @@ int
 tg_error_split_pred(const tg_error *e, tg_error_pred pred, void *ctx,
 		    tg_error **match, tg_error **rest)
 {
-	matcher m = { NULL, pred, ctx };
+	matcher m = { NULL, pred, ctx, false };
 
 	if (pred == NULL) {
 		split_with(NULL, &m, match, rest);
@@ -348,7 +426,7 @@ subgroup_with(const tg_error *e, const matcher *m, int *status)
 tg_error *
 tg_error_subgroup(const tg_error *e, const tg_error_type *type, int *status)
 {
-	matcher m = { type, NULL, NULL };
+	matcher m = { type, NULL, NULL, false };
 
 	return subgroup_with(e, &m, status);
 }
@@ -357,21 +435,35 @@ tg_error *
 tg_error_subgroup_pred(const tg_error *e, tg_error_pred pred, void *ctx,
 		       int *status)
 {
-	matcher m = { NULL, pred, ctx };
+	matcher m = { NULL, pred, ctx, false };
 
 	return subgroup_with(e, &m, status);
+}
+
+int
+tg__error_subgroup_whole(const tg_error *e, tg_error_pred pred, void *ctx,
+			 tg_error **match)
+{
+	matcher m = { NULL, pred, ctx, true };
+
+	return split_node(e, &m, match, NULL);
 }
 
 /* ------------------------------------------------------------------ */
 /* except*                                                              */
 
-/* A bare error that matches an except* clause, wrapped as CPython does:
- * ExceptionGroup("", [e]).  NULL when out of memory. */
-static tg_error *
-wrap_bare(tg_error *e)
+bool
+tg__error_type_is_group(const tg_error_type *type)
+{
+	return (type->flags & TG_ERROR_TYPE_GROUP) != 0 ||
+	       tg_error_type_is(type, &tg_BaseExceptionGroup);
+}
+
+tg_error *
+tg__error_wrap_bare(tg_error *e)
 {
 	tg_error *kids[1] = { e };
-	tg_error *g = group_alloc("", 1, kids);
+	tg_error *g = group_alloc("", 0, 1, kids);
 
 	if (g != NULL)
 		tg_error_incref(e);
@@ -384,11 +476,12 @@ tg_error_except_star_take(tg_error **errp, const tg_error_type *type)
 	tg_error *e, *match, *rest;
 
 	if (errp == NULL || *errp == NULL || type == NULL ||
-	    (type->flags & TG_ERROR_TYPE_GROUP) != 0)
+	    tg__error_type_is_group(type))
 		return NULL;
 	e = *errp;
 	if (e->n_children == 0) {
-		if (!tg_error_is(e, type) || (match = wrap_bare(e)) == NULL)
+		if (!tg_error_is(e, type) ||
+		    (match = tg__error_wrap_bare(e)) == NULL)
 			return NULL;
 		*errp = NULL;
 		tg_error_decref(e);

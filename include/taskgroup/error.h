@@ -170,6 +170,19 @@ TG_API const tg_error_type *tg_error_type_for_errno(int errnum);
 TG_API tg_error *tg_error_group_new(const char *message, size_t n,
 				    tg_error **children);
 
+/*
+ * The same with a code on the group node (an errno value or your own; 0
+ * for none), as a leaf takes one from TG_RAISE_CODE: tg_error_code reads
+ * it, the JSON writes it, and the parts that split, subgroup and except*
+ * rebuild from the node keep it, as they keep its notes.  The
+ * out-of-memory stand-in carries it too; with all 16 reserve slots in use
+ * (the children come back ungrouped, or folded into a child stand-in),
+ * there is no node of its own to carry it.  Same arguments, ownership and
+ * results as tg_error_group_new.  Thread-safe.
+ */
+TG_API tg_error *tg_error_group_new_code(const char *message, int code,
+					 size_t n, tg_error **children);
+
 /* The preallocated MemoryError.  Immortal.  It stands for one error
  * (tg_error_lost_count gives 1).  Thread-safe. */
 TG_API tg_error *tg_error_oom(void);
@@ -325,7 +338,7 @@ typedef bool (*tg_error_pred)(const tg_error *e, void *ctx);
  * or NULL when empty (never an empty group).  The matcher is tried on every
  * node, groups included; a node that matches is taken whole (the same
  * node, as CPython does).  Other group nodes on the way are rebuilt with the
- * original's message, notes (copied), cause, context, origin and
+ * original's message, code, notes (copied), cause, context, origin and
  * provenance; the type is picked as tg_error_group_new does, so a
  * BaseExceptionGroup part holding only Exceptions becomes an ExceptionGroup
  * (CPython's derive).  Leaves are shared.  e itself is not consumed.
@@ -348,7 +361,31 @@ TG_API tg_error *tg_error_subgroup_pred(const tg_error *e, tg_error_pred pred,
 					void *ctx, int *status);
 
 /*
- * except*:
+ * Leaving a block early.  With GCC and clang (TG_AUTO_CLEANUP is 1) the
+ * macros below give their variables __attribute__((cleanup)), so that
+ * break, continue, return and goto cannot leak what they hold: the
+ * cleanup releases it when the variable goes out of scope.  Other
+ * compilers, or a program built with -DTG_NO_AUTO_CLEANUP, get plain C11
+ * (TG_AUTO_CLEANUP is 0): each macro then says which call releases what
+ * before an early exit.
+ */
+#if !defined(TG_NO_AUTO_CLEANUP) && (defined(__GNUC__) || defined(__clang__))
+#define TG_AUTO_CLEANUP 1
+#define TG__CLEANUP(fn) __attribute__((cleanup(fn)))
+#else
+#define TG_AUTO_CLEANUP 0
+#define TG__CLEANUP(fn)
+#endif
+
+/* TG_EXCEPT_STAR's cleanup: releases the variable's error. */
+static inline void
+tg__error_release_var(tg_error **e)
+{
+	tg_error_decref(*e);
+}
+
+/*
+ * One except* clause, on its own:
  *
  *     TG_EXCEPT_STAR(&err, &tg_UnicodeDecodeError, eg) {
  *         ... eg is a group holding the matching leaves ...
@@ -359,20 +396,216 @@ TG_API tg_error *tg_error_subgroup_pred(const tg_error *e, tg_error_pred pred,
  * Runs its block once if *errp has leaves of type (or subtypes), with eg
  * bound to them (a group; a bare matching error is wrapped in a group, as
  * except* does) and *errp replaced by the rest (NULL when nothing is left).
- * eg is released when the block ends normally; leaving the block with
- * break, goto or return leaks it unless the block decrefs it first.
- * Under memory exhaustion the block does not run and *errp is unchanged.
+ * eg is released when the block ends, also by break, continue, return
+ * or goto when TG_AUTO_CLEANUP is 1; without it, a block left by break,
+ * return or goto must tg_error_decref(eg) first.  A block cannot re-raise
+ * or raise: the except* statement below can.  Under memory exhaustion the
+ * block does not run and *errp is unchanged.  (The block is the body of a
+ * for loop: break and continue end the block, not a loop around it.)
  */
 #define TG_EXCEPT_STAR(errp, type, eg)                                       \
-	for (tg_error *eg = tg_error_except_star_take((errp), (type));       \
+	for (tg_error *eg TG__CLEANUP(tg__error_release_var) =               \
+		     tg_error_except_star_take((errp), (type));              \
 	     eg != NULL; tg_error_decref(eg), eg = NULL)
 
 /* The function behind TG_EXCEPT_STAR: the matching part as a group (new
  * reference) or NULL; *errp becomes the rest.  NULL errp, *errp or type,
- * or a GROUP type (Python refuses except* on group types), gives NULL and
- * leaves *errp unchanged. */
+ * or a group type (tg_ExceptionGroup, tg_BaseExceptionGroup or a type
+ * derived from them: Python refuses except* on group types), gives NULL
+ * and leaves *errp unchanged.  Thread-safe as split is. */
 TG_API tg_error *tg_error_except_star_take(tg_error **errp,
 					   const tg_error_type *type);
+
+/*
+ * The except* statement: Python's
+ *
+ *     try:
+ *         ...                              # err
+ *     except* (TypeError, ValueError) as eg:
+ *         raise                            # re-raise what eg holds
+ *     except* OSError as eg:
+ *         raise RuntimeError("io") from eg # a new error, caused by eg
+ *     except* KeyError:
+ *         pass                             # handled
+ *
+ * is, in C:
+ *
+ *     TG_EXCEPT_STAR_BEGIN(st, err);       // consumes err
+ *     TG_EXCEPT_STAR_CLAUSE(&st, eg, &tg_TypeError, &tg_ValueError) {
+ *         tg_except_star_reraise(&st);
+ *     }
+ *     TG_EXCEPT_STAR_CLAUSE(&st, eg, &tg_OSError) {
+ *         tg_except_star_raise_from(&st, TG_RAISE(&tg_RuntimeError, "io"),
+ *                                   tg_error_incref(eg));
+ *     }
+ *     TG_EXCEPT_STAR_CLAUSE(&st, eg, &my_KeyError) {
+ *         (void)eg;                         // handled
+ *     }
+ *     err = tg_except_star_end(&st);       // what propagates, or NULL
+ *
+ * The result is what CPython 3.11.4+ propagates for the same tree and
+ * clauses (Objects/exceptions.c, _PyExc_PrepReraiseStar):
+ *  - each clause runs at most once, in order, on what the clauses before
+ *    it left (the first clause that matches a leaf takes it); its eg is
+ *    the matching part (tg_error_split with the clause's types; a bare
+ *    matching error is wrapped in ExceptionGroup("", [e])); a clause
+ *    that matches nothing does not run;
+ *  - what no clause matched and what the clauses re-raised
+ *    (tg_except_star_reraise, Python's bare raise) go back together in
+ *    the original tree's shape and order: the subgroup of err holding
+ *    exactly those leaves (recognised by identity), each rebuilt node
+ *    with its original's message, code, notes, cause and context; a
+ *    node all of whose leaves are kept is the node itself (CPython
+ *    rebuilds it: equal, not the same pointer), so when nothing was
+ *    handled the result is err itself;
+ *  - errors the clauses raise (tg_except_star_raise, Python's raise E;
+ *    also raising eg itself, which Python's raise e does) propagate as
+ *    they are, each with its clause's eg as context (see
+ *    tg_except_star_raise): one raised error and nothing kept gives that
+ *    error itself; otherwise ExceptionGroup("", [raised..., kept part])
+ *    (a BaseExceptionGroup when one is not an Exception), as CPython
+ *    builds it since 3.11.4 (gh-103590; 3.11.0-3.11.3 wrapped a single
+ *    raised error too);
+ *  - nothing raised and nothing kept gives NULL.
+ * A clause naming a group type (or none) fails the statement as Python's
+ * TypeError does: neither it nor later clauses run, what earlier clauses
+ * raised is released, and end returns a TypeError (code TG_EINVAL)
+ * whose context is err.  Out of memory (docs/errors.md, "Out of
+ * memory"): no error the result should hold is dropped (a clause that
+ * cannot be matched leaves more unhandled, never fewer), though the
+ * shape may be flatter; a TG_RAISE that cannot allocate raises the
+ * preallocated MemoryError, which counts one error.
+ *
+ * Leaving early.  A clause's eg is borrowed from the statement: break,
+ * continue or a goto that stays within st's scope leaves nothing behind
+ * (the next clause, or end, closes the clause as if it had ended; its
+ * re-raise and raises so far stand).  Leaving st's scope (return, goto
+ * out) without end abandons the statement: everything it holds,
+ * err included, is released (the errors are dropped, as a return in a
+ * Python finally block drops the exception).  With TG_AUTO_CLEANUP that
+ * happens by itself (TG_EXCEPT_STAR_BEGIN gives st a cleanup that calls
+ * tg_except_star_release); without it, call tg_except_star_release (or
+ * end) before every such exit.  return tg_except_star_end(&st); from
+ * inside a clause is fine.  (A clause is the body of a for loop: break
+ * and continue end the clause, not a loop around the statement.)
+ *
+ * A statement is used by one thread at a time (not thread-safe); the
+ * errors it holds and returns are ordinary errors, shareable as usual.
+ */
+
+/* The statement, in the caller's storage (184 bytes on 64-bit systems).
+ * Its fields are private: use the functions below. */
+#define TG__EXCEPT_STAR_INLINE 6
+typedef struct tg__errvec {
+	tg_error **heap; /* NULL: the items are in inl */
+	size_t n, cap;
+	tg_error *inl[TG__EXCEPT_STAR_INLINE];
+} tg__errvec;
+
+typedef struct tg_except_star {
+	tg_error *orig;    /* what the statement handles */
+	tg_error *rest;    /* what no clause has matched yet */
+	tg_error *eg;      /* the running clause's match (NULL: none) */
+	tg_error *failure; /* the TypeError of a bad clause */
+	int state;
+	bool reraise;      /* the running clause re-raised */
+	bool folded;       /* kept was folded under memory pressure */
+	tg__errvec kept;   /* re-raised parts (and, at the end, the rest) */
+	tg__errvec raised; /* raised errors, in order */
+} tg_except_star;
+
+/* Declares st (a tg_except_star) and begins it with err (consumed); with
+ * TG_AUTO_CLEANUP, st is released when it goes out of scope unless ended. */
+#define TG_EXCEPT_STAR_BEGIN(st, err)                                        \
+	tg_except_star st TG__CLEANUP(tg_except_star_release);               \
+	(void)tg_except_star_begin(&st, (err))
+
+/* One clause: runs its block with eg (borrowed, valid in the block) when
+ * the statement's unmatched rest has leaves of one of the types (one or
+ * more const tg_error_type pointers; Python's except* (T1, T2) as eg). */
+#define TG_EXCEPT_STAR_CLAUSE(stp, eg, ...)                                  \
+	for (tg_error *eg = tg_except_star_clause(                           \
+		     (stp), (const tg_error_type *const[]){ __VA_ARGS__ },   \
+		     sizeof((const tg_error_type *const[]){ __VA_ARGS__ }) / \
+			     sizeof(const tg_error_type *));                 \
+	     eg != NULL; eg = tg_except_star_clause_end((stp)))
+
+/* Begins a statement over err (consumed; NULL: nothing to handle, no
+ * clause runs and end gives NULL).  st needs no preparation: begin
+ * writes every field.  Returns TG_OK, or TG_EINVAL for a NULL st (err is
+ * then not consumed).  Allocates nothing. */
+TG_API int tg_except_star_begin(tg_except_star *st, tg_error *err);
+
+/* Starts the next clause: closes a clause still running (as its end
+ * would), then matches types[0..n) against the unmatched rest (a node
+ * matches when it is an instance of any of them).  Returns the clause's
+ * eg, borrowed from st until the clause ends, or NULL when the clause is
+ * not to run: nothing of those types is left, nothing was handed to
+ * begin, the statement has ended or failed, NULL st, the types are bad
+ * (n is 0, types or one of them is NULL, or one is a group type: the
+ * statement fails, as described above), or no memory to match (neither
+ * this clause nor any later one runs, so that a later clause cannot take
+ * what this one was written for; end gives what the statement holds:
+ * the rest, unhandled, with what earlier clauses re-raised and raised).
+ * Allocates what tg_error_split does. */
+TG_API tg_error *tg_except_star_clause(tg_except_star *st,
+				       const tg_error_type *const *types,
+				       size_t n);
+
+/* Ends the running clause: its eg is released, or kept when the clause
+ * re-raised.  Returns NULL (for the loop of TG_EXCEPT_STAR_CLAUSE).
+ * Nothing to do (NULL st, no clause running) is not an error.  The
+ * statement holds 6 re-raised parts in itself; past that it takes heap,
+ * and with none to be had it groups the parts it holds (the result is
+ * the same: docs/errors.md, "Out of memory"). */
+TG_API tg_error *tg_except_star_clause_end(tg_except_star *st);
+
+/* Python's bare raise in the running clause: its eg goes back into the
+ * result, in the original tree's shape.  Calling it again changes
+ * nothing.  Returns TG_OK, TG_EINVAL (NULL st) or TG_ESTATE (no clause
+ * is running). */
+TG_API int tg_except_star_reraise(tg_except_star *st);
+
+/*
+ * Python's raise e in the running clause: e (consumed, also on failure)
+ * joins the result, after the errors raised before it.  While the
+ * caller's reference to e is the only one and e has no context, its
+ * context becomes the clause's eg (Python's __context__); an error
+ * shared with others (or the immortal MemoryError) is immutable and
+ * keeps what it has, and so does raising eg itself.  A clause may raise
+ * several errors (Python's clause raises at most one): each joins, in
+ * order; a clause may also raise and re-raise.  Allocates nothing for
+ * the first 6 errors a statement raises.  Returns TG_OK, TG_EINVAL
+ * (NULL e: nothing consumed; NULL st: e released), TG_ESTATE (no clause
+ * is running: e released), TG_ENOMEM (e is kept, but there was no memory
+ * to keep it beside the errors raised before it, which were grouped
+ * first into one ExceptionGroup("", [...]): nothing is lost, the result
+ * is one level deeper there).
+ */
+TG_API int tg_except_star_raise(tg_except_star *st, tg_error *e);
+
+/* Python's raise e from cause: tg_error_set_cause(e, cause) (cause
+ * consumed; for raise E from eg, pass tg_error_incref(eg)), then
+ * tg_except_star_raise(st, e).  e is raised even when the cause could not
+ * be set (e shared: TG_ESTATE; a cycle: TG_EINVAL; no memory for the
+ * cycle check: TG_ENOMEM).  Returns the raise's status when it failed,
+ * else the cause's.  NULL cause: a plain raise.  NULL e: TG_EINVAL, cause
+ * released. */
+TG_API int tg_except_star_raise_from(tg_except_star *st, tg_error *e,
+				     tg_error *cause);
+
+/* Ends the statement (closing a running clause) and returns what it
+ * propagates, as described above: a new reference, or NULL when every
+ * error was handled (or begin had none, or st is NULL or ended).
+ * Everything else st held is released; release or end again does
+ * nothing.  Never fails: under memory exhaustion the result keeps every
+ * error, in a flatter shape (docs/errors.md). */
+TG_API TG_NODISCARD tg_error *tg_except_star_end(tg_except_star *st);
+
+/* Abandons the statement: releases everything it holds (err, matches,
+ * raised errors) without a result.  Does nothing on NULL or on a
+ * statement that has ended.  TG_EXCEPT_STAR_BEGIN's cleanup. */
+TG_API void tg_except_star_release(tg_except_star *st);
 
 /* ------------------------------------------------------------------ */
 /* Printing and export                                                  */
