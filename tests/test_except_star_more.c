@@ -235,7 +235,7 @@ test_except_star_misuse(void **state)
 static void
 test_except_star_many_clauses(void **state)
 {
-	static char names[16][8];
+	static char names[16][16]; /* "K" and any int: no truncation */
 	tg_error_type ks[16];
 	tg_error *kids[32], *orig, *exc;
 	char want[2048] = "[", buf[40];
