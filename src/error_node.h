@@ -165,8 +165,10 @@ int tg__error_subgroup_whole(const tg_error *e, tg_error_pred pred,
 
 /* The stand-in group for children when their node could not be
  * allocated (error.h, tg_error_group_new; docs/errors.md).  Consumes the
- * children; never NULL. */
-tg_error *tg__error_reserve_group(const char *message, size_t n,
+ * children; never NULL.  code goes on a stand-in node of its own; a
+ * child handed back, one folded into, or the preallocated MemoryError
+ * keeps its own. */
+tg_error *tg__error_reserve_group(const char *message, int code, size_t n,
 				  tg_error **children);
 
 /* The misuse report (a RuntimeError with code status and the message,

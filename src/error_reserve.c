@@ -406,7 +406,8 @@ release_untracked(size_t n, tg_error **children)
 }
 
 tg_error *
-tg__error_reserve_group(const char *message, size_t n, tg_error **children)
+tg__error_reserve_group(const char *message, int code, size_t n,
+			tg_error **children)
 {
 	struct reserve_slot *slot = reserve_claim(2);
 	size_t i, kept = 0, lost = 0, base_left, plain_left;
@@ -426,6 +427,7 @@ tg__error_reserve_group(const char *message, size_t n, tg_error **children)
 	e->flags = ERR_RESERVED;
 	e->message = slot->message;
 	e->worker = -1;
+	e->code = code; /* a node of its own: the group's code */
 	copy_head(slot->message, sizeof(slot->message), message);
 	slot->base_len = strlen(slot->message);
 	slot->n_named = 0;

@@ -27,7 +27,6 @@
 #include "taskgroup/error.h"
 
 #include "alloc.h"
-#include "atomic.h"
 #include "blocks.h"
 #include "error_internal.h"
 #include "error_node.h"
@@ -82,56 +81,17 @@ children_valid(size_t n, tg_error **children)
 	return true;
 }
 
-/* The children of a group being built that tg__error_reserve_group may
- * hand back instead of a node of its own: a single child, or a stand-in
- * group only the caller holds (which it may fold the others into).
- * There are at most 16 such stand-ins (one per reserve slot), each held
- * once.  Returns how many were written to maybe[]. */
-static size_t
-reserve_candidates(size_t n, tg_error **children, tg_error *maybe[17])
-{
-	size_t i, k = 0;
-
-	if (n == 1) {
-		maybe[0] = children[0];
-		return 1;
-	}
-	for (i = 0; i < n && k < 17; i++) {
-		tg_error *c = children[i];
-
-		if ((c->flags & (ERR_RESERVED | ERR_MARKER)) == ERR_RESERVED &&
-		    c->n_children > 0 &&
-		    tg_atomic_load_acquire_u32(&c->refs) == 1)
-			maybe[k++] = c;
-	}
-	return k;
-}
-
 tg_error *
 tg_error_group_new_code(const char *message, int code, size_t n,
 			tg_error **children)
 {
-	tg_error *maybe[17], *e;
-	size_t i, k;
+	tg_error *e;
 
 	if (message == NULL || !children_valid(n, children))
 		return NULL;
 	e = group_alloc(message, code, n, children);
-	if (e != NULL)
-		return e;
-	/* Out of memory: a stand-in takes the node's place.  Only a node of
-	 * its own (not a child handed back or folded into, nor the
-	 * preallocated MemoryError) takes the code; which it is is told by
-	 * address from the candidates, noted while the children are alive. */
-	k = code != 0 ? reserve_candidates(n, children, maybe) : 0;
-	e = tg__error_reserve_group(message, n, children);
-	if (code == 0 || e == tg_error_oom())
-		return e;
-	for (i = 0; i < k; i++)
-		if (maybe[i] == e)
-			return e;
-	e->code = code;
-	return e;
+	return e != NULL ? e
+			 : tg__error_reserve_group(message, code, n, children);
 }
 
 tg_error *

@@ -176,12 +176,6 @@ init_slow(tg_group *g, const tg_group_options *opts)
 		gc->name = opts->name;
 		gc->eager = opts->eager;
 	}
-#ifdef TG_TEST_EAGER_ALL
-	/* The tests' every-spawn-eager build (tests/CMakeLists.txt): every
-	 * group as if opened with .eager = 1; never in the real library. */
-	gc->join_flags |= TG__JOIN_OPTIONS;
-	gc->eager = true;
-#endif
 	/* Seed the memo: a new scope is cancelled exactly when its enclosing
 	 * scope is.  The epoch is read first, so the memo can only be older
 	 * than the answer, never newer. */
@@ -210,7 +204,12 @@ tg_group_init(tg_group *g, const tg_group_options *opts)
 	uint64_t epoch;
 
 #ifdef TG_TEST_EAGER_ALL
-	return init_slow(g, opts);
+	/* The tests' every-spawn-eager build (tests/CMakeLists.txt): every
+	 * group as if opened with .eager = 1; never in the real library. */
+	tg_group_options o = opts != NULL ? *opts : (tg_group_options){ 0 };
+
+	o.eager = 1;
+	return init_slow(g, &o);
 #endif
 	/* relaxed (state): g is the calling task's; an open-looking handle
 	 * goes to init_slow, which refuses one that is still open. */
